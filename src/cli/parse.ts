@@ -1,0 +1,163 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { expandArgsFiles } from './argsfile.ts';
+import { parseDuration } from './duration.ts';
+import { UsageError } from './errors.ts';
+import { FLAGS, type FlagScope, type FlagSpec } from './flags.ts';
+import { versionLine } from '../version.ts';
+
+export type Mode = 'server' | 'client';
+export type FlagValue = string | boolean | number | string[];
+
+/** What the command line (and its environment fallbacks) said, before any semantic checks. */
+export interface ParsedArgs {
+  readonly mode: Mode;
+  /** Every flag of the mode with its value (defaults filled in), keyed by long name. */
+  readonly values: ReadonlyMap<string, FlagValue>;
+  /** Flags set on the command line or through their environment variable. */
+  readonly explicit: ReadonlySet<string>;
+}
+
+/** Result of parsing: either arguments to run with, or text already printed (help, version). */
+export type ParseOutcome = { kind: 'run'; args: ParsedArgs } | { kind: 'exit'; code: number };
+
+function convert(spec: FlagSpec, raw: string): FlagValue {
+  switch (spec.kind) {
+    case 'duration':
+      try {
+        return parseDuration(raw);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+    case 'uint': {
+      if (!/^\d+$/.test(raw) || Number(raw) > 0xffffffff) throw new InvalidArgumentError(`expected an unsigned integer, got "${raw}"`);
+      return Number(raw);
+    }
+    case 'enum':
+      if (!spec.choices!.includes(raw)) throw new InvalidArgumentError(`enum value must be one of ${spec.choices!.join(',')}, got '${raw}'`);
+      return raw;
+    default:
+      return raw;
+  }
+}
+
+function addFlag(cmd: Command, spec: FlagSpec, alias?: string): void {
+  const name = alias ?? spec.name;
+  const attr = alias ? `alias:${alias}` : spec.name;
+  if (spec.kind === 'bool') {
+    const on = new Option(`--${name}`, spec.help);
+    on.attributeName = () => attr;
+    if (spec.hidden || alias) on.hideHelp();
+    cmd.addOption(on);
+    const off = new Option(`--no-${name}`).hideHelp();
+    off.attributeName = () => attr;
+    cmd.addOption(off);
+    return;
+  }
+  const opt = new Option(`--${name} <${spec.placeholder ?? spec.kind.toUpperCase()}>`, spec.help);
+  opt.attributeName = () => attr;
+  if (spec.hidden || alias) opt.hideHelp();
+  if (spec.env && !alias) opt.env(spec.env);
+  if (spec.kind === 'list') {
+    opt.argParser((raw: string, prev: string[] | undefined) => {
+      if (spec.choices && !spec.choices.includes(raw)) {
+        throw new InvalidArgumentError(`enum value must be one of ${spec.choices.filter(Boolean).join(',')}, got '${raw}'`);
+      }
+      return prev === undefined ? [raw] : [...prev, raw];
+    });
+  } else {
+    opt.argParser((raw: string) => convert(spec, raw));
+  }
+  if (spec.default !== undefined && !alias) opt.default(spec.default === '' || typeof spec.default === 'boolean' ? spec.default : convert(spec, spec.default), String(spec.default));
+  cmd.addOption(opt);
+}
+
+function addFlags(cmd: Command, scope: FlagScope): void {
+  for (const spec of FLAGS) {
+    if (!spec.scopes.includes(scope)) continue;
+    addFlag(cmd, spec);
+    for (const alias of spec.aliases ?? []) addFlag(cmd, spec, alias);
+  }
+}
+
+function defaultValue(spec: FlagSpec): FlagValue {
+  if (spec.kind === 'bool') return false;
+  if (spec.kind === 'list') return [];
+  if (spec.default === undefined) return '';
+  return typeof spec.default === 'boolean' || spec.default === '' ? spec.default : convert(spec, spec.default);
+}
+
+/** kingpin-style error text from commander's. */
+function usageMessage(err: CommanderError): string {
+  let msg = err.message.replace(/^error: /, '');
+  if (err.code === 'commander.unknownOption') msg = msg.replace(/^unknown option/, 'unknown long flag');
+  return msg.split('\n')[0]!;
+}
+
+function buildProgram(onMode: (mode: Mode, cmd: Command) => void, write: (s: string) => void): Command {
+  const program = new Command('ghostunnel')
+    .description('A TLS-terminating TCP tunnel: server mode (TLS in, plain out) and client mode (plain in, TLS out).')
+    .version(versionLine(), '--version', 'Show the version and exit.')
+    .helpOption('--help', 'Show help (also after a sub-command).')
+    .exitOverride()
+    .configureOutput({ writeOut: write, writeErr: write, outputError: () => {} })
+    .allowExcessArguments(false)
+    .configureHelp({ showGlobalOptions: true });
+  addFlags(program, 'global');
+  for (const mode of ['server', 'client'] as const) {
+    const sub = program
+      .command(mode)
+      .description(mode === 'server' ? 'TLS listener forwarding to a plain TCP or UNIX target.' : 'Plain local listener forwarding to a TLS target.')
+      .exitOverride()
+      .configureOutput({ writeOut: write, writeErr: write, outputError: () => {} })
+      .allowExcessArguments(false)
+      .action((_opts, cmd: Command) => onMode(mode, cmd));
+    addFlags(sub, mode);
+  }
+  return program;
+}
+
+/**
+ * Parses argv (without the node and script paths). Throws UsageError for anything the user must
+ * fix; prints help or version itself and reports an exit code for those.
+ */
+export function parseArgs(argv: readonly string[], write: (s: string) => void = (s) => process.stdout.write(s)): ParseOutcome {
+  let expanded: string[];
+  try {
+    expanded = expandArgsFiles(argv);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  let chosen: { mode: Mode; cmd: Command } | undefined;
+  const program = buildProgram((mode, cmd) => (chosen = { mode, cmd }), write);
+  try {
+    program.parse(expanded, { from: 'user' });
+  } catch (err) {
+    if (!(err instanceof CommanderError)) throw err;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+      return { kind: 'exit', code: 0 };
+    }
+    if (err.code === 'commander.executeSubCommandAsync' || err.exitCode === 0) return { kind: 'exit', code: 0 };
+    throw new UsageError(usageMessage(err));
+  }
+  if (chosen === undefined) throw new UsageError('expected command but got nothing');
+
+  const { mode, cmd } = chosen;
+  const values = new Map<string, FlagValue>();
+  const explicit = new Set<string>();
+  const sources: Array<Command> = [cmd, program];
+  for (const spec of FLAGS) {
+    if (!spec.scopes.includes('global') && !spec.scopes.includes(mode)) continue;
+    let value: FlagValue = defaultValue(spec);
+    for (const name of [spec.name, ...(spec.aliases ?? []).map((a) => `alias:${a}`)]) {
+      for (const source of sources) {
+        const origin = source.getOptionValueSource(name);
+        if (origin !== 'cli' && origin !== 'env') continue;
+        const v = source.getOptionValue(name) as FlagValue;
+        value = spec.kind === 'list' ? [...(value as string[]), ...(v as string[])] : v;
+        explicit.add(spec.name);
+      }
+    }
+    values.set(spec.name, value);
+  }
+  return { kind: 'run', args: { mode, values, explicit } };
+}

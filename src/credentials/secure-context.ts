@@ -1,0 +1,28 @@
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { TlsSettings } from '../config/types.ts';
+import type { Identity } from './identity.ts';
+import type { TrustAnchors } from './trust.ts';
+
+// TLS 1.3 suites are fixed, as in Go; listed because Node disables TLS 1.3 when the cipher
+// string names none.
+const TLS13_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
+// Go's preference order (without the post-quantum hybrid, which OpenSSL 3.0 lacks).
+const GROUPS = 'X25519:P-256:P-384:P-521';
+
+/**
+ * One SecureContext serves both roles: as a server it presents the identity and verifies client
+ * certificates against the trust anchors; as a client it does the same towards the target. Each
+ * context gets fresh session-ticket keys from OpenSSL, so a swap also ends resumption of sessions
+ * established under the previous credentials.
+ */
+export function buildSecureContext(identity: Identity | undefined, trust: TrustAnchors, settings: TlsSettings): SecureContext {
+  return createSecureContext({
+    ...(identity ? { cert: identity.chainPem, key: identity.keyPem } : {}),
+    ca: [...trust.pems],
+    minVersion: 'TLSv1.2',
+    maxVersion: settings.maxVersion,
+    ciphers: `${TLS13_SUITES}:${settings.ciphers}`,
+    ecdhCurve: GROUPS,
+    sessionIdContext: 'ghostunnel',
+  });
+}

@@ -1,0 +1,119 @@
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { performance } from 'node:perf_hooks';
+import type { AccessPolicy } from '../auth/access-policy.ts';
+import { identityOf, type PeerIdentity } from '../auth/peer.ts';
+import type { Config } from '../config/types.ts';
+import type { CredentialStore } from '../credentials/store.ts';
+import type { Log } from '../log/logger.ts';
+import { describeAddress } from '../net/address.ts';
+import { dialPlain } from '../net/dial.ts';
+import { formatBytes } from './format.ts';
+import { pipeBoth } from './pipe.ts';
+import { peerVerifyError } from './tls-peer.ts';
+import type { ConnectionTracker } from './tracker.ts';
+import type { TunnelEvents } from './events.ts';
+
+export interface ServerTunnelDeps {
+  readonly config: Config;
+  readonly store: CredentialStore;
+  /** undefined when client authentication is disabled. */
+  readonly policy: AccessPolicy | undefined;
+  readonly log: Log;
+  readonly tracker: ConnectionTracker;
+  readonly events: TunnelEvents;
+}
+
+export const DENIED = 'unauthorized: invalid principal, or principal not allowed';
+
+/**
+ * Server mode, per connection: TLS handshake with the credentials current at accept time, access
+ * check, backend dial (both within --connect-timeout), then the pipe.
+ */
+export class ServerTunnel {
+  readonly #deps: ServerTunnelDeps;
+  readonly #target: string;
+
+  constructor(deps: ServerTunnelDeps) {
+    this.#deps = deps;
+    this.#target = describeAddress(deps.config.target);
+  }
+
+  handle(raw: Socket): void {
+    const { config, store, policy, log, tracker, events } = this.#deps;
+    tracker.add();
+    events.accepted();
+    const started = performance.now();
+    const from = `tcp:${raw.remoteAddress}:${raw.remotePort}`;
+    const verify = policy !== undefined;
+    const tls = new TLSSocket(raw, { isServer: true, secureContext: store.current.context, requestCert: verify, rejectUnauthorized: verify });
+    let settled = false;
+    const fail = (msg: string, reason: 'tls' | 'verify' | 'denied' | 'timeout' | 'dial'): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      events.handshakeFailed(reason);
+      if (reason === 'dial') log.connError(msg, { peer: from });
+      else log.handshakeError(`error on TLS handshake from ${from}: ${msg}`, { peer: from });
+      tls.destroy();
+      tracker.remove();
+    };
+    const deadline = setTimeout(() => fail('timed out (--connect-timeout)', 'timeout'), config.timeouts.connectMs);
+    tls.on('error', (err: Error & { reason?: string }) => fail(err.reason ?? err.message, 'tls'));
+    tls.once('close', () => fail('connection closed during handshake', 'tls'));
+    tls.once('secure', () => {
+      if (settled) return;
+      events.handshakeDone(performance.now() - started);
+      let peer: PeerIdentity | undefined;
+      if (policy !== undefined) {
+        const verifyError = peerVerifyError(tls);
+        if (verifyError) return fail(`certificate verification failed: ${verifyError.code ?? verifyError.message}`, 'verify');
+        peer = identityOf(tls);
+        if (peer === undefined) return fail(DENIED, 'denied');
+        const verdict = policy.allows(peer);
+        if (verdict === true) return dial(peer);
+        if (verdict === false) return fail(DENIED, 'denied');
+        const admitted = peer;
+        verdict.then(
+          (ok) => (ok ? dial(admitted) : fail(DENIED, 'denied')),
+          (err: Error) => fail(`unauthorized: policy returned error: ${err.message}`, 'denied'),
+        );
+        return;
+      }
+      dial(undefined);
+    });
+    const dial = (peer: PeerIdentity | undefined): void => {
+      if (settled) return;
+      const who = peer ? `[${peer.subject}]` : '[no cert]';
+      const backend = dialPlain(config.target);
+      backend.once('error', (err) => fail(`error on dial: ${err.message}`, 'dial'));
+      backend.once('connect', () => {
+        if (settled) {
+          backend.destroy();
+          return;
+        }
+        settled = true;
+        clearTimeout(deadline);
+        tls.removeAllListeners('error');
+        tls.removeAllListeners('close');
+        backend.removeAllListeners('error');
+        events.piping();
+        log.conn(`opening pipe: ${from} ${who} <-> ${this.#target} [no tls]`, { peer: from, subject: peer?.subject, target: this.#target });
+        pipeBoth(tls, backend, backend, config.timeouts, (r) => {
+          const lifetimeMs = performance.now() - started;
+          events.closed(lifetimeMs, r.forwarded, r.returned, r.timedOut);
+          const open = (lifetimeMs / 1000).toFixed(6);
+          log.conn(`closed pipe: ${from} ${who} <-> ${this.#target} [forwarded ${formatBytes(r.forwarded)}, returned ${formatBytes(r.returned)}, open ${open}s]`, {
+            peer: from,
+            forwarded: r.forwarded,
+            returned: r.returned,
+            duration_s: Number(open),
+            timed_out: r.timedOut,
+          });
+          if (r.error) log.connError(`error during copy: ${r.error.message}`, { peer: from });
+          tracker.remove();
+        });
+      });
+    };
+  }
+}
