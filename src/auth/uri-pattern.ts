@@ -18,7 +18,7 @@ export function compileUriPattern(pattern: string): UriPattern {
   segments.forEach((seg, i) => {
     if (seg === '**') {
       if (i !== segments.length - 1) throw new Error("wildcard '**' can only appear at end of pattern");
-    } else if (seg.includes('*')) {
+    } else if (seg !== '*' && seg.includes('*')) {
       throw new Error(seg.includes('**') ? "wildcard '**' can only appear at end of pattern" : "wildcard '*' can only appear between two separators");
     }
   });

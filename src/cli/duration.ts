@@ -1,15 +1,16 @@
 // Go's time.ParseDuration syntax ("300s", "1m30s", "1.5h", "500ms", "-2s", "0"), as Ghostunnel's
 // flags accept it. Returns milliseconds (fractions kept for ns/us units).
 
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  'µs': 1e-3,
-  'μs': 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
+// Summed in nanoseconds, as Go does, so "10ns" is exactly 0.00001 ms.
+const UNIT_NS: Record<string, number> = {
+  ns: 1,
+  us: 1e3,
+  'µs': 1e3,
+  'μs': 1e3,
+  ms: 1e6,
+  s: 1e9,
+  m: 6e10,
+  h: 3.6e12,
 };
 
 const TERM = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/;
@@ -29,10 +30,10 @@ export function parseDuration(text: string): number {
     if (m === null) {
       throw new Error(/^\d+\.?\d*$/.test(rest) ? `missing unit in duration "${text}"` : `invalid duration "${text}"`);
     }
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    total += Number(m[1]) * UNIT_NS[m[2]!]!;
     rest = rest.slice(m[0].length);
   }
-  return sign * total;
+  return (sign * total) / 1e6;
 }
 
 /** Formats milliseconds the way Go prints a time.Duration ("1m30s", "500ms", "0s"). */

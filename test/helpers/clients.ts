@@ -88,18 +88,24 @@ export interface OpensslResult {
 
 /**
  * Runs `openssl s_client` against port, feeding `input` on stdin. -ign_eof keeps it reading after
- * stdin ends, so it runs until the server closes, `until` matches stdout, or `timeoutMs` passes.
+ * stdin ends, so it runs until the server closes, `until` matches its output, or `timeoutMs` passes.
  */
 export function sClient(port: number, args: string[], input = '', { until, timeoutMs = 8000 }: { until?: RegExp; timeoutMs?: number } = {}): Promise<OpensslResult> {
   return new Promise((resolve) => {
     const p = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-ign_eof', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    const check = (): void => {
+      if (until?.test(stdout) || until?.test(stderr)) p.kill('SIGTERM');
+    };
     p.stdout.on('data', (c) => {
       stdout += c;
-      if (until?.test(stdout)) p.kill('SIGTERM');
+      check();
     });
-    p.stderr.on('data', (c) => (stderr += c));
+    p.stderr.on('data', (c) => {
+      stderr += c;
+      check();
+    });
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
     p.on('close', (code) => {
       clearTimeout(timer);

@@ -34,11 +34,19 @@ export interface RunOptions {
   nodeArgs?: string[];
 }
 
+const running = new Set<ChildProcess>();
+// A test that fails before stopping its daemon must not leave it running after the test file ends.
+process.on('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
+
 export function runGhostunnel(args: string[], opts: RunOptions = {}): Daemon {
   const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), ENTRY, ...args], {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
   const lines: LogLine[] = [];
   let out = '';
   let err = '';
