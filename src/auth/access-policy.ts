@@ -9,7 +9,7 @@ export interface AccessPolicy {
   allows(peer: PeerIdentity): boolean | Promise<boolean>;
 }
 
-/** Normalises an IP address so that "::1" and "0:0:0:0:0:0:0:1" compare equal. */
+/** Normalises an IP address so that "::1" and "0:0:0:0:0:0:0:1", or "::ffff:10.0.0.1" and "10.0.0.1", compare equal. */
 function canonicalIp(text: string): string {
   if (isIP(text) !== 6) return text;
   const [head, tail = ''] = text.split('::');
@@ -19,8 +19,13 @@ function canonicalIp(text: string): string {
     const v4 = right.pop()!.split('.').map(Number);
     right.push(((v4[0]! << 8) | v4[1]!).toString(16), ((v4[2]! << 8) | v4[3]!).toString(16));
   }
-  const groups = text.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  return groups.map((g) => parseInt(g, 16).toString(16)).join(':');
+  const groups = (text.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left).map((g) => parseInt(g, 16));
+  // Go's net.IP.Equal takes an IPv4-mapped IPv6 address (::ffff:a.b.c.d) as that IPv4 address.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const [hi, lo] = [groups[6]!, groups[7]!];
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return groups.map((g) => g.toString(16)).join(':');
 }
 
 /**

@@ -17,8 +17,16 @@ export interface ParsedArgs {
   readonly explicit: ReadonlySet<string>;
 }
 
-/** Result of parsing: either arguments to run with, or text already printed (help, version). */
-export type ParseOutcome = { kind: 'run'; args: ParsedArgs } | { kind: 'exit'; code: number };
+/** `ghostunnel quickstart`: a demo tunnel on throwaway credentials. */
+export interface QuickstartRequest {
+  readonly dir: string;
+  readonly listen: string;
+  readonly target: string | undefined;
+  readonly status: string;
+}
+
+/** Result of parsing: arguments to run with, a quickstart, or text already printed (help, version). */
+export type ParseOutcome = { kind: 'run'; args: ParsedArgs } | { kind: 'quickstart'; request: QuickstartRequest } | { kind: 'exit'; code: number };
 
 function convert(spec: FlagSpec, raw: string): FlagValue {
   switch (spec.kind) {
@@ -93,7 +101,7 @@ function usageMessage(err: CommanderError): string {
   return msg.split('\n')[0]!;
 }
 
-function buildProgram(onMode: (mode: Mode, cmd: Command) => void, write: (s: string) => void): Command {
+function buildProgram(onMode: (mode: Mode | 'quickstart', cmd: Command) => void, write: (s: string) => void): Command {
   const program = new Command('ghostunnel')
     .description('A TLS-terminating TCP tunnel: server mode (TLS in, plain out) and client mode (plain in, TLS out).')
     .version(versionLine(), '--version', 'Show the version and exit.')
@@ -113,6 +121,17 @@ function buildProgram(onMode: (mode: Mode, cmd: Command) => void, write: (s: str
       .action((_opts, cmd: Command) => onMode(mode, cmd));
     addFlags(sub, mode);
   }
+  program
+    .command('quickstart')
+    .description('Run a demo server tunnel on throwaway credentials (made in --dir) in front of a built-in echo.')
+    .option('--dir <DIR>', 'Where the demo CA, server and client certificates are made (and reused).', 'ghostunnel-demo')
+    .option('--listen <ADDR>', 'TLS listen address.', '127.0.0.1:8443')
+    .option('--target <ADDR>', 'Forward here instead of the built-in echo.')
+    .option('--status-addr <ADDR>', 'Plain-HTTP status address.', '127.0.0.1:8444')
+    .exitOverride()
+    .configureOutput({ writeOut: write, writeErr: write, outputError: () => {} })
+    .allowExcessArguments(false)
+    .action((_opts, cmd: Command) => onMode('quickstart', cmd));
   return program;
 }
 
@@ -127,7 +146,7 @@ export function parseArgs(argv: readonly string[], write: (s: string) => void = 
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  let chosen: { mode: Mode; cmd: Command } | undefined;
+  let chosen: { mode: Mode | 'quickstart'; cmd: Command } | undefined;
   const program = buildProgram((mode, cmd) => (chosen = { mode, cmd }), write);
   try {
     program.parse(expanded, { from: 'user' });
@@ -141,7 +160,11 @@ export function parseArgs(argv: readonly string[], write: (s: string) => void = 
   }
   if (chosen === undefined) throw new UsageError('expected command but got nothing');
 
-  const { mode, cmd } = chosen;
+  if (chosen.mode === 'quickstart') {
+    const o = chosen.cmd.opts<{ dir: string; listen: string; target?: string; statusAddr: string }>();
+    return { kind: 'quickstart', request: { dir: o.dir, listen: o.listen, target: o.target, status: o.statusAddr } };
+  }
+  const { mode, cmd } = chosen as { mode: Mode; cmd: Command };
   const values = new Map<string, FlagValue>();
   const explicit = new Set<string>();
   const sources: Array<Command> = [cmd, program];

@@ -5,64 +5,118 @@ import { CredentialError, loadIdentity, readCredentialFile, type Identity } from
 import { buildSecureContext } from './secure-context.ts';
 import { loadTrust, type TrustAnchors } from './trust.ts';
 
-/** One consistent generation of credentials: identity, trust anchors and the context built from them. */
-export interface Credentials {
+/** What the files hold, parsed and fingerprinted, before any TLS context is built from it. */
+export interface CredentialMaterial {
   readonly identity: Identity | undefined;
   readonly trust: TrustAnchors;
-  readonly context: SecureContext;
   /** SHA-256 over every file read, in order: equal digests mean nothing changed on disk. */
   readonly digest: string;
-  readonly loadedAt: Date;
   /** Things worth a log line that do not stop the load (a certificate not valid yet). */
   readonly warnings: readonly string[];
 }
 
-/** Reads and checks a full set of credentials; throws CredentialError naming the file at fault. */
-export function loadCredentials(sources: CredentialSources, settings: TlsSettings): Credentials {
+/** One consistent generation of credentials: identity, trust anchors and the context built from them. */
+export interface Credentials extends CredentialMaterial {
+  readonly context: SecureContext;
+  readonly loadedAt: Date;
+}
+
+/**
+ * Credentials handed over by a certificate service instead of read from files: the SPIFFE
+ * Workload API (identity and trust bundle) or ACME (identity; trust stays --cacert).
+ */
+export interface PushedCredentials {
+  readonly identity: Identity | undefined;
+  /** The service's trust anchors; undefined keeps --cacert (or the system roots). */
+  readonly trust: TrustAnchors | undefined;
+  /** SHA-256 of what the service sent: equal digests mean nothing changed. */
+  readonly digest: string;
+  /** What messages name as the source ("SPIFFE Workload API (spiffe://…)", "ACME certificate for …"). */
+  readonly label: string;
+}
+
+/** Reads and parses every file the sources name; throws CredentialError naming the file at fault. */
+export function readCredentialMaterial(sources: CredentialSources, pushed?: PushedCredentials): CredentialMaterial {
   const hash = createHash('sha256');
   const read = (path: string, what: string): Buffer => {
     const data = readCredentialFile(path, what);
     hash.update(path).update('\0').update(data);
     return data;
   };
-  const identity = loadIdentity(sources, read);
-  const trust = loadTrust(sources.cacert, read);
+  if (pushed !== undefined) hash.update(pushed.digest);
+  const identity = pushed !== undefined ? pushed.identity : loadIdentity(sources, read);
+  const trust = pushed?.trust ?? loadTrust(sources.cacert, read);
   const warnings: string[] = [];
   if (identity && identity.leaf.validFromDate.getTime() > Date.now()) {
     warnings.push(`certificate is not valid until ${identity.leaf.validFromDate.toISOString()}`);
   }
+  return { identity, trust, digest: hash.digest('hex'), warnings };
+}
+
+function withContext(material: CredentialMaterial, sources: CredentialSources, settings: TlsSettings, pushed?: PushedCredentials): Credentials {
   let context: SecureContext;
   try {
-    context = buildSecureContext(identity, trust, settings);
+    context = buildSecureContext(material.identity, material.trust, settings);
   } catch (err) {
-    throw new CredentialError(`building TLS context from ${sources.keystore ?? sources.cert ?? sources.cacert ?? 'system roots'}: ${(err as Error).message}`);
+    throw new CredentialError(`building TLS context from ${pushed?.label ?? sources.keystore ?? sources.cert ?? sources.cacert ?? 'system roots'}: ${(err as Error).message}`);
   }
-  return { identity, trust, context, digest: hash.digest('hex'), loadedAt: new Date(), warnings };
+  return { ...material, context, loadedAt: new Date() };
+}
+
+/** Reads and checks a full set of credentials; throws CredentialError naming the file at fault. */
+export function loadCredentials(sources: CredentialSources, settings: TlsSettings): Credentials {
+  return withContext(readCredentialMaterial(sources), sources, settings);
 }
 
 /**
  * Holds the current credentials. Readers take `current` when they need it (per connection), so
  * replacing it is one assignment: new connections get the new generation, open ones keep theirs.
+ * A reload is three steps so that nothing half-checked is ever served: read the files, build a
+ * candidate (validated by the caller), publish it.
  */
 export class CredentialStore {
   #current: Credentials;
   readonly #sources: CredentialSources;
   readonly #settings: TlsSettings;
+  #pushed: PushedCredentials | undefined;
 
-  constructor(sources: CredentialSources, settings: TlsSettings) {
+  /** `pushed`: the first credentials of a certificate service, which then replace the identity files. */
+  constructor(sources: CredentialSources, settings: TlsSettings, pushed?: PushedCredentials) {
     this.#sources = sources;
     this.#settings = settings;
-    this.#current = loadCredentials(sources, settings);
+    this.#pushed = pushed;
+    this.#current = withContext(readCredentialMaterial(sources, pushed), sources, settings, pushed);
   }
 
   get current(): Credentials {
     return this.#current;
   }
 
-  /** Loads a candidate generation; it replaces the current one only if it loaded completely. */
-  reload(): Credentials {
-    const next = loadCredentials(this.#sources, this.#settings);
+  /** The identity file the errors should name (--keystore or --cert), or the CA bundle. */
+  get label(): string {
+    return this.#pushed?.label ?? this.#sources.keystore ?? this.#sources.cert ?? this.#sources.cacert ?? 'system roots';
+  }
+
+  /**
+   * New credentials from the certificate service. Nothing is served from them yet: the next
+   * reload reads them like files, validates them and swaps them in, or keeps the current ones.
+   */
+  offer(pushed: PushedCredentials): void {
+    this.#pushed = pushed;
+  }
+
+  /** Reads the files again; nothing is served from it yet. */
+  read(): CredentialMaterial {
+    return readCredentialMaterial(this.#sources, this.#pushed);
+  }
+
+  /** Builds the TLS context of a candidate; still not served. */
+  build(material: CredentialMaterial): Credentials {
+    return withContext(material, this.#sources, this.#settings, this.#pushed);
+  }
+
+  /** Makes a checked candidate current: the next connection gets it. */
+  publish(next: Credentials): void {
     this.#current = next;
-    return next;
   }
 }

@@ -1,21 +1,34 @@
-import type { Server } from 'node:net';
 import type { Log } from '../log/logger.ts';
 import type { ConnectionTracker } from '../tunnel/tracker.ts';
 
+/** Something that accepts connections and can stop doing so (a Listener). */
+export interface Closable {
+  close(options?: { handedOver?: boolean }): void;
+}
+
+export interface DrainOptions {
+  /** --shutdown-timeout. */
+  readonly timeoutMs: number;
+  /** A successor accepts on the same sockets now: keep their paths, let handshakes in flight finish. */
+  readonly handedOver: boolean;
+}
+
 /**
  * Graceful shutdown: stop accepting, let open connections finish, and report the exit code:
- * 0 when drained, 1 when --shutdown-timeout came first.
+ * 0 when drained, 1 when --shutdown-timeout came first. On a plain shutdown, handshakes and dials
+ * still in progress are aborted (Ghostunnel cancels its proxy context); established pipes go on.
  */
-export async function drain(listeners: readonly Server[], tracker: ConnectionTracker, timeoutMs: number, log: Log): Promise<number> {
-  log.info('shutdown proxy, waiting for drain', { open: tracker.open });
-  for (const l of listeners) l.close();
+export async function drain(listeners: readonly Closable[], tracker: ConnectionTracker, options: DrainOptions, log: Log): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<number>((resolve) => {
     timer = setTimeout(() => {
       log.error('graceful shutdown timeout: forcing exit', { open: tracker.open });
       resolve(1);
-    }, Math.max(0, timeoutMs));
+    }, Math.max(0, options.timeoutMs));
   });
+  log.info('shutdown proxy, waiting for drain', { open: tracker.open });
+  for (const l of listeners) l.close({ handedOver: options.handedOver });
+  if (!options.handedOver) tracker.cancelConnecting();
   const code = await Promise.race([tracker.idle().then(() => 0), timedOut]);
   clearTimeout(timer);
   if (code === 0) log.info('drain complete, exiting');

@@ -1,40 +1,91 @@
 import { lookup } from 'node:dns/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { StartupError } from '../cli/errors.ts';
+import { bindUnixStream, closeDescriptor, dupDescriptor, unixSocketPath } from '../sys/libc.ts';
 import type { Address } from './address.ts';
+import { handedOverSocket, HANDOFF_NAMES, systemdSocket, type ListenerRole } from './inherited-sockets.ts';
+import { BACKLOG, Listener, type BoundSocket, type ListenerOptions } from './listener.ts';
 
-export interface ListenOptions {
-  /** Called for each accepted connection. */
-  readonly onConnection: (socket: Socket) => void;
+export interface ListenOptions extends ListenerOptions {
+  /** Which of the daemon's sockets this is: a hand-off passes each on under its role's name. */
+  readonly role: ListenerRole;
 }
 
 /**
- * Binds like Ghostunnel: an empty host is the IPv4 wildcard, a host name binds the one address it
- * resolves to (IPv4 first), and TCP sockets use SO_REUSEPORT so a successor can bind beside us.
+ * Binds (or takes over) the socket for `addr` and returns a Listener that has not started
+ * accepting yet. Where the socket comes from:
+ * - systemd:NAME: the descriptor systemd passed under that name (never unlinked by us);
+ * - a predecessor's socket for this role, after a hand-off upgrade (no bind at all);
+ * - HOST:PORT: bound like Ghostunnel: an empty host is the IPv4 wildcard, a host name binds the one
+ *   address it resolves to (IPv4 first), and SO_REUSEPORT lets a successor bind beside us;
+ * - unix:PATH: a new socket at PATH (an existing path is "address already in use"), unlinked on
+ *   close unless handed over.
  */
-export async function listen(addr: Address, options: ListenOptions): Promise<Server> {
-  const server = createServer({ allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: 15_000 }, options.onConnection);
-  let listenOpts: Parameters<Server['listen']>[0];
+export async function listen(addr: Address, options: ListenOptions): Promise<Listener> {
+  return new Listener(await bindSocket(addr, options.role), options);
+}
+
+async function bindSocket(addr: Address, role: ListenerRole): Promise<BoundSocket> {
   switch (addr.kind) {
-    case 'tcp': {
-      const host = addr.host === '' ? '0.0.0.0' : (await resolveOne(addr.host, addr.text));
-      listenOpts = { host, port: addr.port, reusePort: true, backlog: 4096 };
-      break;
+    case 'systemd': {
+      const fd = systemdSocket(addr.name);
+      return { ...(await adopt(fd)), ownedPath: undefined, name: addr.name };
     }
-    case 'unix':
-      listenOpts = { path: addr.path, backlog: 4096 };
-      break;
-    default:
-      throw new StartupError(`--listen ${addr.kind}:NAME is not supported yet`);
+    case 'launchd':
+      throw new StartupError(`invalid address ${addr.text}: launchd sockets are only supported on macOS (use systemd:NAME, unix:PATH or HOST:PORT here)`);
+    case 'tcp':
+    case 'unix': {
+      const name = HANDOFF_NAMES[role];
+      const ownedPath = addr.kind === 'unix' ? addr.path : undefined;
+      const inherited = handedOverSocket(role);
+      if (inherited !== undefined) return { ...(await adopt(inherited)), ownedPath, name };
+      if (addr.kind === 'unix') {
+        try {
+          return { fd: bindUnixStream(addr.path, BACKLOG), address: addr.path, ownedPath, name };
+        } catch (err) {
+          throw new StartupError(`unable to listen on ${addr.text}: ${(err as Error).message}`);
+        }
+      }
+      const host = addr.host === '' ? '0.0.0.0' : await resolveOne(addr.host, addr.text);
+      const server = await bound(createServer(), { host, port: addr.port, reusePort: true, backlog: BACKLOG }, addr.text);
+      const socket = { fd: dupDescriptor(handleFd(server)), address: addressOf(server), ownedPath, name };
+      server.close();
+      return socket;
+    }
   }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listenOpts, () => {
-      server.off('error', reject);
-      resolve();
-    });
+}
+
+/**
+ * Takes an inherited descriptor: moved to a close-on-exec one (so it leaks into no child but the
+ * successor it is explicitly passed to), and asked for the address it is bound to.
+ */
+async function adopt(inherited: number): Promise<{ fd: number; address: string }> {
+  const fd = dupDescriptor(inherited);
+  closeDescriptor(inherited);
+  const path = unixSocketPath(fd);
+  if (path !== undefined) return { fd, address: path };
+  const probe = await bound(createServer(), { fd: dupDescriptor(fd), backlog: BACKLOG }, `inherited descriptor ${inherited}`);
+  const address = addressOf(probe);
+  probe.close();
+  return { fd, address };
+}
+
+function bound(server: Server, options: Parameters<Server['listen']>[0], what: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(new StartupError(`unable to listen on ${what}: ${err.message}`)));
+    server.listen(options, () => resolve(server));
   });
-  return server;
+}
+
+function handleFd(server: Server): number {
+  return (server as unknown as { _handle: { fd: number } })._handle.fd;
+}
+
+/** "127.0.0.1:41234", "[::1]:8443", or the socket path. */
+function addressOf(server: Server): string {
+  const a = server.address();
+  if (a === null || typeof a === 'string') return a ?? '';
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
 
 async function resolveOne(host: string, text: string): Promise<string> {

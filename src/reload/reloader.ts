@@ -1,74 +1,172 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CredentialStore } from '../credentials/store.ts';
+import { validateCandidate } from '../credentials/validate.ts';
 import type { Log } from '../log/logger.ts';
 
-/** What started a reload. */
-export type ReloadTrigger = 'SIGHUP' | 'SIGUSR1' | 'timer';
+/**
+ * What started a reload: signals and the timer as in Ghostunnel; file events, polling and POST /_reload beyond it;
+ * a push from the SPIFFE Workload API, or a certificate obtained over ACME.
+ */
+export type ReloadTrigger = 'SIGHUP' | 'SIGUSR1' | 'timer' | 'file' | 'poll' | 'api' | 'workload-api' | 'acme';
 
 /** The record of one reload attempt, kept for /_status and metrics. */
 export interface ReloadOutcome {
   readonly at: Date;
   readonly trigger: ReloadTrigger;
+  /** True when the attempt ended with good credentials in place, new or unchanged. */
   readonly ok: boolean;
+  /** True when new credentials were swapped in; false when the files were unchanged or broken. */
+  readonly changed: boolean;
   readonly error?: string;
-  /** The active certificate after the attempt (the old one when it failed). */
+  /** The active certificate after the attempt (the old one when it failed or nothing changed). */
   readonly subject?: string;
   readonly serial?: string;
   readonly notAfter?: Date;
+}
+
+export interface ReloaderOptions {
+  /** How long a file-triggered reload retries a candidate that does not load yet. */
+  readonly settleMs?: number;
 }
 
 const TRIGGER_LOG: Record<ReloadTrigger, string> = {
   SIGHUP: 'received hangup, reloading TLS configuration',
   SIGUSR1: 'received user defined signal 1, reloading TLS configuration',
   timer: 'timed reload, reloading TLS configuration',
+  file: 'credential files changed, reloading TLS configuration',
+  poll: 'credential files changed (seen by polling), reloading TLS configuration',
+  api: 'reload requested on the status port, reloading TLS configuration',
+  'workload-api': 'received an update from the SPIFFE Workload API, reloading TLS configuration',
+  acme: 'obtained a certificate over ACME, reloading TLS configuration',
 };
+
+/**
+ * Triggers that fire while a rotator may still be writing (a certificate written before its key):
+ * a candidate that does not load is retried for a while before the attempt counts as failed.
+ */
+const SETTLING: ReadonlySet<ReloadTrigger> = new Set(['file', 'poll']);
+export const ROTATION_SETTLE_MS = 5000;
+const RETRY_MS = 100;
 
 export function subjectLine(subject: string): string {
   return subject.split('\n').join(',');
 }
 
+interface Waiter {
+  readonly ticket: number;
+  readonly trigger: ReloadTrigger;
+  readonly resolve: (outcome: ReloadOutcome) => void;
+}
+
 /**
- * The single reload path: every trigger (signals, timer, and later file watching and the admin
- * endpoint) calls reload(). A failure leaves the current credentials in place.
+ * The single reload path: every trigger (signals, timer, file events, polling, POST /_reload)
+ * calls reload(). Attempts run one at a time; a trigger that arrives while one runs is answered by
+ * the next attempt that reads the files after it arrived, so a burst of triggers costs at most two
+ * attempts. An attempt rotates only when the files' content changed, and only to a candidate that
+ * passed validation; otherwise the current credentials stay.
  */
 export class Reloader {
   #last: ReloadOutcome | undefined;
   #lastSuccess: ReloadOutcome | undefined;
+  #requested = 0;
+  #waiters: Waiter[] = [];
+  #running = false;
+  readonly #observers: Array<(outcome: ReloadOutcome) => void> = [];
 
   readonly #store: CredentialStore;
   readonly #log: Log;
+  readonly #settleMs: number;
 
-  constructor(store: CredentialStore, log: Log) {
+  constructor(store: CredentialStore, log: Log, options: ReloaderOptions = {}) {
     this.#store = store;
     this.#log = log;
+    this.#settleMs = options.settleMs ?? ROTATION_SETTLE_MS;
   }
 
   get last(): ReloadOutcome | undefined {
     return this.#last;
   }
 
+  /** The last attempt that ended with good credentials in place (rotated or unchanged). */
   get lastSuccess(): ReloadOutcome | undefined {
     return this.#lastSuccess;
   }
 
-  reload(trigger: ReloadTrigger): ReloadOutcome {
+  /** True while an attempt runs (including retries of a rotation in progress). */
+  get busy(): boolean {
+    return this.#running;
+  }
+
+  /** Calls `observer` with the outcome of every attempt (metrics count them). */
+  onOutcome(observer: (outcome: ReloadOutcome) => void): void {
+    this.#observers.push(observer);
+  }
+
+  reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
+    const ticket = ++this.#requested;
+    const outcome = new Promise<ReloadOutcome>((resolve) => this.#waiters.push({ ticket, trigger, resolve }));
+    void this.#run();
+    return outcome;
+  }
+
+  async #run(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      while (this.#waiters.length > 0) {
+        const { outcome, covers } = await this.#attempt(this.#waiters[0]!.trigger);
+        this.#last = outcome;
+        if (outcome.ok) this.#lastSuccess = outcome;
+        for (const observe of this.#observers) observe(outcome);
+        const answered = this.#waiters.filter((w) => w.ticket <= covers);
+        this.#waiters = this.#waiters.filter((w) => w.ticket > covers);
+        for (const w of answered) w.resolve(outcome);
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** One attempt; `covers` is the last trigger whose request it answers (it read the files after). */
+  async #attempt(trigger: ReloadTrigger): Promise<{ outcome: ReloadOutcome; covers: number }> {
     this.#log.info(TRIGGER_LOG[trigger], { trigger });
     const at = new Date();
-    let outcome: ReloadOutcome;
-    try {
-      const creds = this.#store.reload();
-      for (const warning of creds.warnings) this.#log.warn(`warning: ${warning}`);
-      const leaf = creds.identity?.leaf;
-      if (leaf) this.#log.info(`loaded certificate: ${subjectLine(leaf.subject)}`, { serial: leaf.serialNumber, not_after: leaf.validToDate.toISOString() });
-      outcome = { at, trigger, ok: true, subject: leaf?.subject, serial: leaf?.serialNumber, notAfter: leaf?.validToDate };
-      this.#lastSuccess = outcome;
-    } catch (err) {
-      const message = (err as Error).message;
-      this.#log.error(`error reloading TLS configuration: ${message}`, { trigger });
-      const leaf = this.#store.current.identity?.leaf;
-      outcome = { at, trigger, ok: false, error: message, subject: leaf?.subject, serial: leaf?.serialNumber, notAfter: leaf?.validToDate };
+    const deadline = SETTLING.has(trigger) ? Date.now() + this.#settleMs : 0;
+    let waitLogged = false;
+    for (;;) {
+      const covers = this.#requested;
+      try {
+        const material = this.#store.read();
+        if (material.digest === this.#store.current.digest) {
+          this.#log.info('credentials unchanged, nothing to reload', { trigger });
+          return { outcome: this.#finish(at, trigger, true, false), covers };
+        }
+        const candidate = this.#store.build(material);
+        await validateCandidate(candidate, this.#store.label);
+        this.#store.publish(candidate);
+        for (const warning of candidate.warnings) this.#log.warn(`warning: ${warning}`);
+        const leaf = candidate.identity?.leaf;
+        if (leaf) this.#log.info(`loaded certificate: ${subjectLine(leaf.subject)}`, { serial: leaf.serialNumber, not_after: leaf.validToDate.toISOString() });
+        return { outcome: this.#finish(at, trigger, true, true), covers };
+      } catch (err) {
+        const message = (err as Error).message;
+        if (Date.now() + RETRY_MS < deadline) {
+          if (!waitLogged) {
+            this.#log.warn(`new credentials do not load yet, retrying for up to ${this.#settleMs / 1000}s while the current certificate keeps serving: ${message}`, { trigger });
+            waitLogged = true;
+          }
+          await sleep(RETRY_MS);
+          continue;
+        }
+        this.#log.error(`error reloading TLS configuration: ${message}`, { trigger });
+        return { outcome: this.#finish(at, trigger, false, false, message), covers };
+      }
     }
-    this.#log.info('reloading configuration complete', { trigger, ok: outcome.ok });
-    this.#last = outcome;
-    return outcome;
+  }
+
+  #finish(at: Date, trigger: ReloadTrigger, ok: boolean, changed: boolean, error?: string): ReloadOutcome {
+    this.#log.info('reloading configuration complete', { trigger, ok, changed });
+    const leaf = this.#store.current.identity?.leaf;
+    return { at, trigger, ok, changed, error, subject: leaf?.subject, serial: leaf?.serialNumber, notAfter: leaf?.validToDate };
   }
 }

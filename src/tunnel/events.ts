@@ -1,6 +1,7 @@
 /**
  * What the tunnels report as connections come and go. Metrics implement it; the tunnels call it
  * without knowing who listens. Calls are on the hot path: implementations only bump counters.
+ * Every accepted() connection ends with exactly one handshakeFailed() or closed().
  */
 export interface TunnelEvents {
   /** A connection was accepted (before any TLS). */

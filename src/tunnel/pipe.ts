@@ -77,5 +77,13 @@ export function pipeBoth(accepted: Socket, dialed: Socket, plainSide: Socket, ti
   dialed.once('close', () => onClose(dialed));
   accepted.pipe(dialed, { end: false });
   dialed.pipe(accepted, { end: false });
+  // A side that ended before the pipe was set up (a client that half-closed right after its
+  // handshake, while the target was being dialed) emits no second 'end': pass it on now.
+  for (const [side, other] of [[accepted, dialed], [dialed, accepted]] as const) {
+    if (side.readableEnded) {
+      other.end();
+      onEnd();
+    }
+  }
   if (timeouts.maxLifetimeMs > 0) lifetimeTimer = setTimeout(onTimeout, timeouts.maxLifetimeMs);
 }

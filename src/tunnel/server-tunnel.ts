@@ -10,6 +10,7 @@ import { describeAddress } from '../net/address.ts';
 import { dialPlain } from '../net/dial.ts';
 import { formatBytes } from './format.ts';
 import { pipeBoth } from './pipe.ts';
+import { proxyHeaderFor } from './proxy-header.ts';
 import { peerVerifyError } from './tls-peer.ts';
 import type { ConnectionTracker } from './tracker.ts';
 import type { TunnelEvents } from './events.ts';
@@ -26,6 +27,14 @@ export interface ServerTunnelDeps {
 
 export const DENIED = 'unauthorized: invalid principal, or principal not allowed';
 
+/** How client certificates are checked, decided once from the config (spec §2.5, §2.7). */
+interface ClientVerification {
+  /** Ask for a client certificate (all but --disable-authentication). */
+  readonly request: boolean;
+  /** Verify its chain against the trust anchors; not with --allow-spki-pin, where only the leaf's key counts. */
+  readonly verifyChain: boolean;
+}
+
 /**
  * Server mode, per connection: TLS handshake with the credentials current at accept time, access
  * check, backend dial (both within --connect-timeout), then the pipe.
@@ -33,25 +42,30 @@ export const DENIED = 'unauthorized: invalid principal, or principal not allowed
 export class ServerTunnel {
   readonly #deps: ServerTunnelDeps;
   readonly #target: string;
+  readonly #verification: ClientVerification;
 
   constructor(deps: ServerTunnelDeps) {
     this.#deps = deps;
     this.#target = describeAddress(deps.config.target);
+    const request = deps.policy !== undefined;
+    this.#verification = { request, verifyChain: request && deps.config.clientAuth.kind !== 'pins' };
   }
 
-  handle(raw: Socket): void {
+  /** `listenAddress`: the listening socket's address (its path, for the PROXY header on a UNIX listener). */
+  handle(raw: Socket, listenAddress?: string): void {
     const { config, store, policy, log, tracker, events } = this.#deps;
     tracker.add();
     events.accepted();
     const started = performance.now();
     const from = `tcp:${raw.remoteAddress}:${raw.remotePort}`;
-    const verify = policy !== undefined;
-    const tls = new TLSSocket(raw, { isServer: true, secureContext: store.current.context, requestCert: verify, rejectUnauthorized: verify });
+    const { request, verifyChain } = this.#verification;
+    const tls = new TLSSocket(raw, { isServer: true, secureContext: store.current.context, requestCert: request, rejectUnauthorized: verifyChain });
     let settled = false;
     const fail = (msg: string, reason: 'tls' | 'verify' | 'denied' | 'timeout' | 'dial'): void => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
+      release();
       events.handshakeFailed(reason);
       if (reason === 'dial') log.connError(msg, { peer: from });
       else log.handshakeError(`error on TLS handshake from ${from}: ${msg}`, { peer: from });
@@ -59,6 +73,7 @@ export class ServerTunnel {
       tracker.remove();
     };
     const deadline = setTimeout(() => fail('timed out (--connect-timeout)', 'timeout'), config.timeouts.connectMs);
+    const release = tracker.connecting(() => fail('context canceled (shutting down)', 'tls'));
     tls.on('error', (err: Error & { reason?: string }) => fail(err.reason ?? err.message, 'tls'));
     tls.once('close', () => fail('connection closed during handshake', 'tls'));
     tls.once('secure', () => {
@@ -66,7 +81,7 @@ export class ServerTunnel {
       events.handshakeDone(performance.now() - started);
       let peer: PeerIdentity | undefined;
       if (policy !== undefined) {
-        const verifyError = peerVerifyError(tls);
+        const verifyError = verifyChain ? peerVerifyError(tls) : null;
         if (verifyError) return fail(`certificate verification failed: ${verifyError.code ?? verifyError.message}`, 'verify');
         peer = identityOf(tls);
         if (peer === undefined) return fail(DENIED, 'denied');
@@ -92,8 +107,17 @@ export class ServerTunnel {
           backend.destroy();
           return;
         }
+        if (config.proxyProtocol !== undefined) {
+          try {
+            backend.write(proxyHeaderFor(config.proxyProtocol, raw, tls, listenAddress));
+          } catch (err) {
+            backend.destroy();
+            return fail(`error writing PROXY header: ${(err as Error).message}`, 'dial');
+          }
+        }
         settled = true;
         clearTimeout(deadline);
+        release();
         tls.removeAllListeners('error');
         tls.removeAllListeners('close');
         backend.removeAllListeners('error');

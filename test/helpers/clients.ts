@@ -24,8 +24,6 @@ export function connectTls(port: number, opts: TlsClientOptions = {}, host = '12
       ca: opts.ca ? readFileSync(opts.ca) : undefined,
       servername: opts.servername ?? 'localhost',
       maxVersion: opts.maxVersion,
-      allowHalfOpen: true,
-      session: undefined,
     });
     socket.once('secureConnect', () => resolve(socket));
     socket.once('error', reject);
@@ -111,6 +109,8 @@ export function sClient(port: number, args: string[], input = '', { until, timeo
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // s_client may exit (handshake refused) before it has read its input.
+    p.stdin.on('error', () => {});
     p.stdin.end(input);
   });
 }

@@ -32,6 +32,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra node flags, e.g. ["--max-old-space-size=64"]. */
   nodeArgs?: string[];
+  /** A command that runs node for us, e.g. ["systemd-socket-activate", "-l", PATH]. */
+  wrap?: string[];
 }
 
 const running = new Set<ChildProcess>();
@@ -41,7 +43,8 @@ process.on('exit', () => {
 });
 
 export function runGhostunnel(args: string[], opts: RunOptions = {}): Daemon {
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), ENTRY, ...args], {
+  const command = [...(opts.wrap ?? []), process.execPath, ...(opts.nodeArgs ?? []), ENTRY, ...args];
+  const proc = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

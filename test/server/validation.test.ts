@@ -27,6 +27,7 @@ async function expectStartupError(args: string[], message: string): Promise<void
   assert.match(r.stderr, /^error: /);
   assert.ok(r.stderr.includes(message), `stderr should name the problem: ${message}\ngot: ${r.stderr}`);
   assert.ok(!r.stdout.includes('listening for connections'), 'nothing was bound');
+  assert.ok(r.lines.some((l) => l.level === 'error' && l.msg.includes(message)), 'the error is logged too');
 }
 
 async function expectUsageError(args: string[], message: string): Promise<void> {

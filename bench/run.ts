@@ -1,0 +1,144 @@
+// npm run bench: our tunnel against stunnel, HAProxy and a direct TLS echo, per core, in
+// alternating rounds; prints medians and ratios and writes docs/performance.md. See bench/README.md.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { buildLoadgen, Loadgen } from './loadgen.ts';
+import { machineFacts } from './machine.ts';
+import { Backends, RoundRunner, type CertDirs, type RoundFigures } from './measure.ts';
+import { COMPILED_DIR, HELP, readOptions } from './options.ts';
+import { killAll } from './processes.ts';
+import { buildTable, markdownSection, textTable, writeDocs, type Table } from './report.ts';
+import { allSubjects, type Subject } from './subjects.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const KIT = resolve(ROOT, '../shared/bench');
+const OUT = join(ROOT, 'bench', 'out');
+const TUNNEL_CORE = 1;
+const LOAD_CORE = 0;
+
+function makeCerts(): CertDirs {
+  const dirs = { ec: join(OUT, 'certs-ec'), rsa: join(OUT, 'certs-rsa') };
+  execFileSync(join(KIT, 'mkcerts.sh'), [dirs.ec, 'ec'], { stdio: 'ignore' });
+  execFileSync(join(KIT, 'mkcerts.sh'), [dirs.rsa, 'rsa'], { stdio: 'ignore' });
+  return dirs;
+}
+
+/**
+ * Compiles src/ with the project's tsc into bench/out/dist, so the bench measures the JavaScript
+ * that bin/ghostunnel runs (type stripping alone costs ~30 MB of RSS). tsc emits even when another
+ * change in the tree does not type-check yet; the errors are shown, not fatal.
+ */
+function compileTunnel(): void {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  rmSync(join(ROOT, COMPILED_DIR), { recursive: true, force: true });
+  try {
+    execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json'), '--outDir', join(ROOT, COMPILED_DIR)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const out = String((err as { stdout?: Buffer }).stdout ?? '').trim();
+    console.log(`bench: tsc reported type errors (compiled anyway):\n${out.split('\n').slice(0, 10).join('\n')}`);
+  }
+}
+
+function summary(f: RoundFigures): string {
+  const n = (v: number | undefined, d = 0): string => (v === undefined ? '—' : v.toFixed(d));
+  return [
+    `hs ${n(f.hsEc?.perS)}/s (p99 ${n(f.hsEc?.p99Ms, 1)} ms)`,
+    `rsa ${n(f.hsRsa?.perS)}/s`,
+    `rr ${n(f.rr?.perS)}/s (p99 ${n(f.rr?.p99Ms, 2)} ms)`,
+    `bulk ${n(f.bulk?.MBps)} MB/s`,
+    `${n(f.idle?.kibPerConn, 1)} KiB/conn`,
+    `base ${n(f.idle ? f.idle.baseRssKiB / 1024 : undefined, 1)} MiB`,
+    ...(f.reload ? [`reload p99 ${n(f.reload.p99Ms, 1)} ms`] : []),
+  ].join(' · ');
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--help')) {
+    console.log(HELP);
+    return;
+  }
+  if (availableParallelism() < 2) throw new Error('the bench pins the tunnel and the load generator to separate cores: it needs at least 2 CPUs');
+  const options = readOptions(ROOT);
+  const started = Date.now();
+  const date = new Date();
+  const stamp = date.toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  const logDir = join(OUT, 'logs', stamp);
+  mkdirSync(logDir, { recursive: true });
+
+  const loadgenBin = buildLoadgen(KIT, join(OUT, 'loadgen'));
+  const certs = makeCerts();
+  if (options.compile) compileTunnel();
+  const choice = allSubjects(loadgenBin, KIT, options.tunnel, options.alternatives);
+  const subjects = choice.subjects.filter((s) => options.only === undefined || options.only.has(s.id));
+  const machine = machineFacts();
+  console.log(`bench: ${subjects.map((s) => s.label).join(' → ')}, ${options.rounds} round(s); logs in ${logDir}`);
+  for (const note of choice.skipped) console.log(`bench: skipped ${note}`);
+
+  const backends = new Backends(loadgenBin, LOAD_CORE, logDir);
+  const runner = new RoundRunner(new Loadgen(loadgenBin, LOAD_CORE), backends, certs, options.settings, logDir, TUNNEL_CORE);
+  const results = new Map<string, RoundFigures[]>(subjects.map((s) => [s.id, []]));
+  const problems: string[] = [];
+  try {
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const subject of subjects) {
+        const t0 = Date.now();
+        const figures = await runner.run(subject, round);
+        results.get(subject.id)!.push(figures);
+        console.log(`round ${round}/${options.rounds} ${subject.label.padEnd(24)} ${summary(figures)} [${((Date.now() - t0) / 1000).toFixed(0)} s]`);
+        for (const p of figures.problems) {
+          console.log(`  ! ${p}`);
+          problems.push(`round ${round}, ${subject.label}: ${p}`);
+        }
+      }
+    }
+  } finally {
+    await backends.stopAll();
+  }
+
+  const ours = ['tunnel', 'tunnel-client', ...options.alternatives.map((_, i) => `alt${i + 1}`)];
+  const server = subjects.filter((s) => s.mode === 'server');
+  const client: Subject[] = subjects.filter((s) => s.mode === 'client');
+  const tables: Table[] = [buildTable('Server mode (TLS in, plain out)', server, results, options.settings, ours)];
+  if (client.length > 0) {
+    const direct = subjects.filter((s) => s.id === 'direct');
+    tables.push(buildTable('Client mode (plain in, TLS out; loadgen dials the tunnel in plain TCP)', [...direct, ...client], results, options.settings, ours));
+  }
+  for (const t of tables) {
+    if (options.rounds > 1) console.log(`\n${textTable(`${t.title}: every round`, t.headings.slice(0, t.spread[0]?.length ?? 0), t.spread)}`);
+    console.log(`\n${textTable(`${t.title}: medians (ratio to the direct echo)`, t.headings, t.rows)}`);
+    for (const v of t.verdicts) console.log(`  ${v}`);
+  }
+
+  const notes = [
+    ...choice.skipped.map((s) => `not measured: ${s}`),
+    'HAProxy has no in-place reload (it starts a new process on SIGUSR2 in master-worker mode), so it has no SIGHUP figures.',
+    ...problems,
+  ];
+  const entry = options.compile ? `${COMPILED_DIR}/main.js (src/ compiled by tsc, as bin/ghostunnel runs it)` : options.tunnel.entry.replace(`${ROOT}/`, '');
+  const tunnelDescription = `node ${[...options.tunnel.nodeArgs, entry].join(' ')}, flags ${['--allow-all', ...options.tunnel.tunnelArgs].join(' ')}; log lines to /dev/null`;
+  const section = markdownSection({ date, machine, settings: options.settings, rounds: options.rounds, order: subjects.map((s) => s.label), tunnelDescription, durationS: (Date.now() - started) / 1000, notes }, tables);
+  writeFileSync(join(OUT, `report-${stamp}.md`), section);
+  writeFileSync(join(OUT, `results-${stamp}.json`), JSON.stringify({ date, machine, options, results: Object.fromEntries(results) }, null, 2));
+  if (options.writeDocs) {
+    writeDocs(join(ROOT, 'docs', 'performance.md'), section);
+    console.log('\nwrote docs/performance.md');
+  } else {
+    console.log(`\nnot a full default run: docs/performance.md left alone (BENCH_DOCS=1 forces it); report in ${join(OUT, `report-${stamp}.md`)}`);
+  }
+  console.log(`bench: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+main().catch((err: Error) => {
+  killAll();
+  console.error(`bench: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,59 @@
+// postinstall: builds the native addons against the headers of the Node.js the project runs on
+// (the `node` devDependency, whose package ships its include/ directory), not the headers of
+// whatever Node.js the machine's npm config names in `nodedir` (often the system's older one).
+// Plain JavaScript: npm may run it with any Node.js. Without those headers (an install that pruned
+// them), the build npm made during the install is kept: pkcs11js is a Node-API addon, whose
+// binary interface does not change between Node.js versions, so that build loads too.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const ADDONS = ['pkcs11js'];
+
+function log(msg) {
+  process.stdout.write(`build-native-addons: ${msg}\n`);
+}
+
+/** node_modules/node/node_modules/node-<platform>-<arch>, the package holding bin/node and include/node. */
+function runtimeHeaders() {
+  const nodePkg = join(root, 'node_modules', 'node');
+  if (!existsSync(join(nodePkg, 'package.json'))) return undefined;
+  const version = JSON.parse(readFileSync(join(nodePkg, 'package.json'), 'utf8')).version;
+  const inner = join(nodePkg, 'node_modules');
+  const candidates = existsSync(inner) ? readdirSync(inner).filter((d) => d.startsWith('node-')) : [];
+  for (const dir of candidates) {
+    const headers = join(inner, dir);
+    const versionHeader = join(headers, 'include', 'node', 'node_version.h');
+    if (!existsSync(versionHeader)) continue;
+    const text = readFileSync(versionHeader, 'utf8');
+    const part = (name) => text.match(new RegExp(`#define NODE_${name}_VERSION (\\d+)`))?.[1];
+    if (`${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}` === version) return { headers, version };
+  }
+  return undefined;
+}
+
+function builtWith(addon) {
+  const config = join(root, 'node_modules', addon, 'build', 'config.gypi');
+  if (!existsSync(config)) return undefined;
+  return readFileSync(config, 'utf8').match(/"nodedir": "([^"]*)"/)?.[1];
+}
+
+const runtime = runtimeHeaders();
+const nodeBin = join(root, 'node_modules', 'node', 'bin', 'node');
+for (const addon of ADDONS) {
+  if (!existsSync(join(root, 'node_modules', addon, 'package.json'))) continue;
+  if (runtime === undefined) {
+    log(`headers of the project's Node.js not found; keeping the ${addon} build made during the install`);
+  } else if (builtWith(addon) === runtime.headers) {
+    log(`${addon} is built against Node.js ${runtime.version}`);
+  } else {
+    log(`building ${addon} against Node.js ${runtime.version} (${runtime.headers})`);
+    execFileSync('npm', ['rebuild', addon, `--nodedir=${runtime.headers}`, '--foreground-scripts'], { cwd: root, stdio: 'inherit' });
+  }
+  // The addon must load in the Node.js that runs the daemon.
+  const probe = existsSync(nodeBin) ? nodeBin : process.execPath;
+  execFileSync(probe, ['-e', `require(${JSON.stringify(createRequire(join(root, 'package.json')).resolve(addon))})`], { stdio: 'inherit' });
+}

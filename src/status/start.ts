@@ -1,0 +1,93 @@
+import type { SecureContext } from 'node:tls';
+import type { Config } from '../config/types.ts';
+import type { Credentials } from '../credentials/store.ts';
+import type { Log } from '../log/logger.ts';
+import type { Listener } from '../net/listener.ts';
+import type { ReloadOutcome } from '../reload/reloader.ts';
+import { backendCheckFor, type BackendCheck } from './backend-check.ts';
+import { activeCertificates, type ActiveCertificate } from './certificates.ts';
+import { diagnosticRoutes } from './diagnostics.ts';
+import { startGraphite, startUrlPush, type GraphiteTarget } from './metrics-push.ts';
+import { MetricsView } from './metrics-view.ts';
+import type { Route } from './router.ts';
+import type { StatusSource } from './status-report.ts';
+import { statusRoutes } from './status-routes.ts';
+import { startStatusServer } from './status-server.ts';
+import type { TunnelMetrics } from './tunnel-metrics.ts';
+
+/** What the status port and the metrics read from the running daemon (the Daemon has these). */
+export interface ObservedDaemon extends StatusSource {
+  readonly log: Log;
+  readonly tracker: { readonly open: number };
+  readonly reloader: StatusSource['reloader'] & { onOutcome(observer: (outcome: ReloadOutcome) => void): void };
+  addListener(listener: Listener): void;
+  shutdown(why: string): void;
+}
+
+/** Ghostunnel collects metrics only when something will read them (spec §1.7 step 4). */
+export function metricsWanted(config: Config): boolean {
+  return config.status !== undefined || config.metrics.graphite !== undefined || config.metrics.url !== undefined;
+}
+
+export interface ObservabilityOptions {
+  /** The counters the tunnel updates (the daemon was created with them as its TunnelEvents). */
+  readonly metrics: TunnelMetrics;
+  /** --metrics-graphite, resolved. */
+  readonly graphite?: GraphiteTarget;
+  /** Replaces the mode's own backend check (a client tunnel dialing through its proxy, say). */
+  readonly check?: BackendCheck;
+  /** More routes for the status port (POST /_reload, say). */
+  readonly routes?: readonly Route[];
+}
+
+/** The certificates in use, recomputed only when the credentials changed. */
+function certificatesOf(config: Config, current: () => Credentials): () => readonly ActiveCertificate[] {
+  let seen: Credentials | undefined;
+  let certs: readonly ActiveCertificate[] = [];
+  return () => {
+    const creds = current();
+    if (creds !== seen) {
+      certs = activeCertificates(config.mode, creds);
+      seen = creds;
+    }
+    return certs;
+  };
+}
+
+/**
+ * Starts the metrics sinks and binds the status port, before the tunnel's listener (so a status
+ * port that cannot be bound stops the start with nothing else bound). Returns the status address.
+ */
+export async function startStatusAndMetrics(daemon: ObservedDaemon, options: ObservabilityOptions): Promise<string | undefined> {
+  const { config, log } = daemon;
+  const { metrics } = options;
+  daemon.reloader.onOutcome((outcome) => metrics.reloaded(outcome));
+  const current = (): Credentials => daemon.store.current;
+  const view = new MetricsView(metrics, config.metrics, certificatesOf(config, current));
+  if (options.graphite) startGraphite(options.graphite, view, log);
+  if (config.metrics.url !== undefined && config.metrics.intervalMs > 0) {
+    startUrlPush(config.metrics.url, config.metrics.intervalMs, view, () => current().trust.pems, log);
+  }
+  const status = config.status;
+  if (status === undefined) return undefined;
+  const context = (): SecureContext | undefined => (current().identity ? current().context : undefined);
+  const routes = [
+    ...statusRoutes({
+      source: daemon,
+      check: options.check ?? backendCheckFor(config, () => current().context),
+      metrics: view,
+      ...(status.enableShutdown ? { shutdown: () => daemon.shutdown('received shutdown request on the status port') } : {}),
+    }),
+    ...(status.enablePprof ? diagnosticRoutes(() => daemon.tracker.open) : []),
+    ...(options.routes ?? []),
+  ];
+  return startStatusServer({
+    settings: status,
+    routes,
+    context,
+    connectMs: config.timeouts.connectMs,
+    adopt: (listener) => daemon.addListener(listener),
+    stopping: () => daemon.phase === 'stopping',
+    log,
+  });
+}

@@ -1,0 +1,174 @@
+// The few system calls Node does not expose and the lifecycle needs: duplicating a listening
+// descriptor (so accepting can pause without the kernel dropping queued connections), binding a
+// UNIX stream socket whose path we unlink ourselves, and UNIX datagrams (sd_notify, /dev/log).
+// Bound through koffi, a maintained FFI that ships prebuilt binaries, so nothing compiles at
+// install time. Linux values and struct layouts: these features are Linux-only (spec §2.16).
+import { createRequire } from 'node:module';
+import { endianness } from 'node:os';
+import { StartupError } from '../cli/errors.ts';
+
+type Fn = (...args: unknown[]) => number;
+
+interface Libc {
+  fcntl: Fn;
+  close: Fn;
+  socket: Fn;
+  bind: Fn;
+  listen: Fn;
+  connect: Fn;
+  send: Fn;
+  getsockname: Fn;
+  errno: () => number;
+}
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const F_DUPFD_CLOEXEC = 1030;
+const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
+/** sizeof(sockaddr_un.sun_path) on Linux. */
+const SUN_PATH_MAX = 108;
+
+let libc: Libc | undefined;
+
+function load(): Libc {
+  if (libc) return libc;
+  if (process.platform !== 'linux') throw new StartupError(`this feature needs Linux system calls (running on ${process.platform})`);
+  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  const self = koffi.load(null);
+  libc = {
+    fcntl: self.func('int fcntl(int fd, int cmd, ...)') as Fn,
+    close: self.func('int close(int fd)') as Fn,
+    socket: self.func('int socket(int domain, int type, int protocol)') as Fn,
+    bind: self.func('int bind(int fd, const void *addr, uint32_t len)') as Fn,
+    listen: self.func('int listen(int fd, int backlog)') as Fn,
+    connect: self.func('int connect(int fd, const void *addr, uint32_t len)') as Fn,
+    send: self.func('intptr_t send(int fd, const void *buf, size_t len, int flags)') as Fn,
+    getsockname: self.func('int getsockname(int fd, _Out_ void *addr, _Inout_ uint32_t *len)') as Fn,
+    errno: () => koffi.errno(),
+  };
+  return libc;
+}
+
+/** An Error like Node's own system errors: message "<syscall> <what>: <text>", code "EADDRINUSE". */
+function sysError(syscall: string, what: string): NodeJS.ErrnoException {
+  const errno = load().errno();
+  const code = ERRNO_NAMES[errno] ?? `errno ${errno}`;
+  const err: NodeJS.ErrnoException = new Error(`${syscall} ${what}: ${ERRNO_TEXT[code] ?? code}`);
+  err.code = code;
+  err.errno = errno;
+  err.syscall = syscall;
+  return err;
+}
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 11: 'EAGAIN', 13: 'EACCES', 20: 'ENOTDIR', 22: 'EINVAL', 23: 'ENFILE', 24: 'EMFILE',
+  30: 'EROFS', 36: 'ENAMETOOLONG', 88: 'ENOTSOCK', 91: 'EPROTOTYPE', 98: 'EADDRINUSE', 105: 'ENOBUFS', 111: 'ECONNREFUSED',
+};
+const ERRNO_TEXT: Record<string, string> = {
+  EPERM: 'operation not permitted', ENOENT: 'no such file or directory', EACCES: 'permission denied', EAGAIN: 'resource temporarily unavailable',
+  EMFILE: 'too many open files', ENFILE: 'too many open files in system', EADDRINUSE: 'address already in use', ECONNREFUSED: 'connection refused',
+  ENOTDIR: 'not a directory', EROFS: 'read-only file system', ENAMETOOLONG: 'file name too long', ENOBUFS: 'no buffer space available',
+  EPROTOTYPE: 'protocol wrong type for socket',
+};
+
+/**
+ * sockaddr_un for a path, or for an abstract name when it starts with "@" (sd_notify's
+ * convention): the leading byte becomes NUL and the length covers only the name.
+ */
+function unixAddress(path: string): Buffer {
+  const abstract = path.startsWith('@');
+  const name = Buffer.from(abstract ? path.slice(1) : path);
+  if (name.length + 1 > SUN_PATH_MAX) throw Object.assign(new Error(`socket path too long (${name.length} bytes, at most ${SUN_PATH_MAX - 1}): ${path}`), { code: 'ENAMETOOLONG' });
+  const addr = Buffer.alloc(2 + (abstract ? 1 : 0) + name.length + (abstract ? 0 : 1));
+  if (endianness() === 'LE') addr.writeUInt16LE(AF_UNIX, 0);
+  else addr.writeUInt16BE(AF_UNIX, 0);
+  name.copy(addr, abstract ? 3 : 2);
+  return addr;
+}
+
+/** A new descriptor (close-on-exec, numbered 3 or above) for the same open socket. */
+export function dupDescriptor(fd: number): number {
+  const copy = load().fcntl(fd, F_DUPFD_CLOEXEC, 'int', 3);
+  if (copy < 0) throw sysError('dup', `fd ${fd}`);
+  return copy;
+}
+
+export function closeDescriptor(fd: number): void {
+  load().close(fd);
+}
+
+/**
+ * The path a UNIX socket is bound to ("@name" for an abstract one, "" for none), or undefined for
+ * other families. Node reports no path for a socket it did not bind itself (an inherited one).
+ */
+export function unixSocketPath(fd: number): string | undefined {
+  const addr = Buffer.alloc(2 + SUN_PATH_MAX);
+  const len = [addr.length];
+  if (load().getsockname(fd, addr, len) < 0) throw sysError('getsockname', `fd ${fd}`);
+  const family = endianness() === 'LE' ? addr.readUInt16LE(0) : addr.readUInt16BE(0);
+  if (family !== AF_UNIX) return undefined;
+  const path = addr.subarray(2, len[0]);
+  if (path.length > 0 && path[0] === 0) return `@${path.subarray(1).toString()}`;
+  const end = path.indexOf(0);
+  return path.subarray(0, end < 0 ? path.length : end).toString();
+}
+
+/** A listening UNIX stream socket at `path` (close-on-exec); fails if the path exists. */
+export function bindUnixStream(path: string, backlog: number): number {
+  const c = load();
+  const addr = unixAddress(path);
+  const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw sysError('socket', 'unix');
+  if (c.bind(fd, addr, addr.length) < 0) {
+    const err = sysError('listen unix', `${path}: bind`);
+    c.close(fd);
+    throw err;
+  }
+  if (c.listen(fd, backlog) < 0) {
+    const err = sysError('listen unix', path);
+    c.close(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/**
+ * A connected UNIX datagram socket. send() never blocks: a datagram the receiver has no room
+ * for is dropped (EAGAIN), as a logger or a notifier must not stall the data path.
+ */
+export class UnixDatagramSocket {
+  readonly path: string;
+  #fd: number;
+
+  constructor(path: string) {
+    const c = load();
+    this.path = path;
+    const addr = unixAddress(path);
+    const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw sysError('socket', 'unixgram');
+    if (c.connect(fd, addr, addr.length) < 0) {
+      const err = sysError('dial unixgram', path);
+      c.close(fd);
+      throw err;
+    }
+    this.#fd = fd;
+  }
+
+  /** Sends one datagram; throws on errors other than a full receive queue. */
+  send(data: Buffer): boolean {
+    if (this.#fd < 0) throw new Error(`unixgram ${this.path}: socket closed`);
+    const c = load();
+    if (c.send(this.#fd, data, data.length, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return true;
+    const err = sysError('write unixgram', this.path);
+    if (err.code === 'EAGAIN' || err.code === 'ENOBUFS') return false;
+    throw err;
+  }
+
+  close(): void {
+    if (this.#fd >= 0) load().close(this.#fd);
+    this.#fd = -1;
+  }
+}

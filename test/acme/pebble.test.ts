@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { echoBackend, type Backend } from '../helpers/backends.ts';
+import { readFileSync as read } from 'node:fs';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { peerSerial, readBytes, roundTrip } from '../helpers/clients.ts';
+import { runGhostunnel, runToExit, type Daemon } from '../helpers/daemon.ts';
+import { dnsResponder, type DnsResponder } from '../helpers/dns-responder.ts';
+import { holdingRelay, type HoldingRelay } from '../helpers/holding-relay.ts';
+import { startPebble, type Pebble } from '../helpers/pebble.ts';
+import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
+
+const FQDN = 'tunnel.ghostunnel.test';
+// Short enough that a renewal (at two thirds of the lifetime) happens during the test.
+const VALIDITY_SECONDS = 15;
+
+/**
+ * An mTLS client asking for FQDN. Pebble's root is not published (its management port is off), so
+ * the chain is checked here: the leaf must be signed by the intermediate the tunnel sends with it.
+ */
+function connectTls(port: number, opts: { cert?: string; key?: string; servername: string }): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: opts.servername, cert: opts.cert && read(opts.cert), key: opts.key && read(opts.key), rejectUnauthorized: false, allowHalfOpen: true });
+    socket.once('secureConnect', () => {
+      const leaf = socket.getPeerX509Certificate()!;
+      const intermediate = leaf.issuerCertificate;
+      if (intermediate === undefined || !leaf.verify(intermediate.publicKey)) reject(new Error('the served leaf is not signed by the intermediate served with it'));
+      else resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/**
+ * The tunnel obtains its certificate from a real Pebble. Pebble's TLS-ALPN-01 validations resolve
+ * FQDN through a DNS responder of the test (-dnsserver: A 127.0.0.1) and connect to the tunnel's
+ * own listening port (tlsPort), so the challenge is answered by the tunnel, under mTLS. The daemon
+ * reaches Pebble's directory through a relay that holds connections until Pebble is up: the
+ * tunnel's port (known once it listens) has to be in Pebble's config before Pebble starts.
+ */
+describe('server mode with --auto-acme-cert against Pebble', () => {
+  let dir: string, dataHome: string, clientCa: Ca, client: Issued, backend: Backend, dns: DnsResponder, relay: HoldingRelay, pebble: Pebble, gt: Daemon, port: number;
+
+  before(async () => {
+    dir = tempDir('gt-acme-');
+    dataHome = join(dir, 'data');
+    clientCa = makeCa('client-ca', { dir });
+    client = issue(clientCa, 'client', { cn: 'client' });
+    backend = await echoBackend();
+    dns = await dnsResponder();
+    relay = await holdingRelay();
+    const directoryCa = makeCa('pebble-https-ca', { dir });
+    gt = runGhostunnel(
+      [
+        'server', '--listen', '127.0.0.1:0', '--target', `127.0.0.1:${backend.port}`,
+        '--auto-acme-cert', FQDN, '--auto-acme-email', 'ops@ghostunnel.test', '--auto-acme-agree-to-tos',
+        '--auto-acme-testca', `https://127.0.0.1:${relay.port}/dir`, '--auto-acme-renew-check-interval', '1s',
+        '--cacert', clientCa.cert, '--allow-cn', 'client',
+      ],
+      { env: { NODE_EXTRA_CA_CERTS: directoryCa.cert, XDG_DATA_HOME: dataHome } },
+    );
+    const obtaining = await gt.waitForLog(/^obtaining a certificate for /, 20_000);
+    const tunnelPort = Number(String(obtaining.address).split(':').pop());
+    pebble = await startPebble({ tlsPort: tunnelPort, dnsPort: dns.port, validitySeconds: VALIDITY_SECONDS, httpsCa: directoryCa });
+    relay.forwardTo(pebble.port);
+    ({ port } = await gt.address());
+    assert.equal(port, tunnelPort);
+  });
+  after(async () => {
+    console.log('DEBUG', gt.stdout());
+    assert.equal(await gt.stop(), 0);
+    await pebble?.stop();
+    await relay.close();
+    await dns.close();
+    await backend.close();
+  });
+
+  it('obtains a certificate over TLS-ALPN-01 answered on the listening port, serves it, and stores it', async () => {
+    const answered = await gt.waitForLog(/^answered TLS-ALPN-01 challenge for /);
+    assert.equal(answered.fqdn, FQDN);
+    assert.ok(dns.questions.includes(`${FQDN} A`), 'Pebble resolved the name through the test resolver');
+    const socket = await connectTls(port, { cert: client.cert, key: client.key, servername: FQDN }).catch((err: Error) => {
+      throw new Error(`${err.message}\npebble:\n${pebble.output()}`);
+    });
+    const leaf = socket.getPeerX509Certificate()!;
+    assert.equal(leaf.subjectAltName, `DNS:${FQDN}`);
+    assert.match(leaf.issuer, new RegExp(`CN=${pebble.issuerCn}`));
+    assert.equal((await roundTrip(socket, 'over an ACME certificate')).toString(), 'over an ACME certificate');
+    const stored = join(dataHome, 'ghostunnel-acme', `127.0.0.1_${relay.port}_dir`, 'certificates', FQDN);
+    assert.ok(existsSync(join(stored, 'certificate.pem')) && existsSync(join(stored, 'private-key.pem')));
+    assert.ok(readFileSync(join(stored, 'certificate.pem'), 'utf8').includes(leaf.toString().trim()));
+  });
+
+  it('renews before expiry with a new challenge on the listener, without dropping an open connection', async () => {
+    const open = await connectTls(port, { cert: client.cert, key: client.key, servername: FQDN });
+    try {
+      const first = peerSerial(open);
+      open.write('before renewal ');
+      assert.equal((await readBytes(open, 15)).toString(), 'before renewal ');
+
+      const mark = gt.lines.findIndex((l) => /^loaded certificate: /.test(l.msg) && l.serial === first) + 1;
+      await gt.waitForLog(/^renewing the certificate for /, VALIDITY_SECONDS * 1000, mark);
+      const loaded = await gt.waitForLog(/^loaded certificate: /, 20_000, mark);
+      assert.notEqual(loaded.serial, first);
+      assert.ok(gt.lines.slice(mark).some((l) => /^answered TLS-ALPN-01 challenge for /.test(l.msg)), 'the renewal was validated through the tunnel too');
+
+      const fresh = await connectTls(port, { cert: client.cert, key: client.key, servername: FQDN });
+      assert.equal(peerSerial(fresh), loaded.serial);
+      assert.equal((await roundTrip(fresh, 'after renewal')).toString(), 'after renewal');
+      open.write('still open');
+      assert.equal((await readBytes(open, 10)).toString(), 'still open');
+      assert.equal((await roundTrip(open, '.')).toString(), '.');
+    } finally {
+      open.destroy();
+    }
+  });
+
+  it('a client without a certificate is still refused while ACME validations get through', async () => {
+    const refused = await connectTls(port, { servername: FQDN }).then(
+      (s) => roundTrip(s, 'x').catch(() => Buffer.alloc(0)),
+      () => Buffer.alloc(0),
+    );
+    assert.equal(refused.length, 0);
+  });
+});
+
+describe('--auto-acme-* validation', () => {
+  const base = ['server', '--listen', '127.0.0.1:0', '--target', '127.0.0.1:9', '--allow-all', '--auto-acme-cert', FQDN];
+  it('needs an email address and agreement to the terms of service', async () => {
+    const noEmail = await runToExit([...base, '--auto-acme-agree-to-tos']);
+    assert.equal(noEmail.code, 1);
+    assert.equal(noEmail.stderr, 'error: --auto-acme-cert was specified but no email address was provided with --auto-acme-email\n');
+    const noTos = await runToExit([...base, '--auto-acme-email', 'ops@ghostunnel.test']);
+    assert.equal(noTos.code, 1);
+    assert.equal(noTos.stderr, 'error: --auto-acme-agree-to-tos was not specified and is required if --auto-acme-cert is specified\n');
+    const both = await runToExit([...base, '--auto-acme-email', 'ops@ghostunnel.test', '--auto-acme-agree-to-tos', '--keystore', 'x.p12']);
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /--keystore, --cert\/--key, --auto-acme-cert, and --keychain-identity\/issuer flags are mutually exclusive/);
+  });
+});

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { echoBackend, type Backend } from '../helpers/backends.ts';
+import { connectTls, readBytes } from '../helpers/clients.ts';
+import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
+import { issue, makeCa, type Ca, type Issued } from '../helpers/pki.ts';
+import { curl, eventually, statusAddress } from '../helpers/status.ts';
+
+describe('status: --enable-pprof serves Node.js diagnostics', () => {
+  let ca: Ca, client: Issued, backend: Backend, gt: Daemon, base: string, port: number;
+  before(async () => {
+    ca = makeCa();
+    const server = issue(ca, 'server', { cn: 'localhost' });
+    client = issue(ca, 'client', { cn: 'client' });
+    backend = await echoBackend();
+    gt = runGhostunnel([
+      'server', '--listen', '127.0.0.1:0', '--target', `127.0.0.1:${backend.port}`, '--cert', server.cert, '--key', server.key,
+      '--cacert', ca.cert, '--allow-cn', 'client', '--status', 'http://127.0.0.1:0', '--enable-pprof',
+    ]);
+    base = `http://${await statusAddress(gt)}/debug/pprof/`;
+    ({ port } = await gt.address());
+  });
+  after(async () => {
+    assert.equal(await gt.stop(), 0);
+    await backend.close();
+  });
+
+  it('lists what it serves', async () => {
+    const r = await curl([base]);
+    assert.equal(r.status, 200);
+    for (const name of ['profile', 'heap', 'goroutine']) assert.match(r.body, new RegExp(`/debug/pprof/${name}`));
+  });
+
+  it('takes a CPU profile in the .cpuprofile format', async () => {
+    const r = await curl([`${base}profile?seconds=0.5`]);
+    assert.equal(r.status, 200);
+    const profile = JSON.parse(r.body) as { nodes: Array<{ callFrame: { functionName: string } }>; startTime: number; endTime: number };
+    assert.ok(profile.nodes.length > 0);
+    assert.ok(profile.nodes.some((n) => n.callFrame.functionName === '(root)'));
+    assert.ok(profile.endTime > profile.startTime);
+    assert.equal((await curl([`${base}profile?seconds=forever`])).status, 400);
+  });
+
+  it('takes a heap snapshot', async () => {
+    const r = await curl([`${base}heap`]);
+    assert.equal(r.status, 200);
+    const snapshot = JSON.parse(r.body) as { snapshot: { node_count: number; meta: { node_fields: string[] } } };
+    assert.ok(snapshot.snapshot.node_count > 1000);
+    assert.ok(snapshot.snapshot.meta.node_fields.includes('name'));
+  });
+
+  it('counts open connections and active handles in place of goroutines', async () => {
+    const idle = JSON.parse((await curl([`${base}goroutine`])).body) as { open_connections: number; active_resources: number; active_resources_by_type: Record<string, number> };
+    assert.equal(idle.open_connections, 0);
+    const s = await connectTls(port, { cert: client.cert, key: client.key, ca: ca.cert });
+    s.write('x');
+    await readBytes(s, 1);
+    const busy = JSON.parse((await curl([`${base}goroutine`])).body) as typeof idle;
+    assert.equal(busy.open_connections, 1);
+    assert.ok(busy.active_resources_by_type.TCPSocketWrap! > (idle.active_resources_by_type.TCPSocketWrap ?? 0), 'the piped sockets are active handles');
+    assert.equal(busy.active_resources, Object.values(busy.active_resources_by_type).reduce((a, b) => a + b, 0));
+    s.end();
+    await eventually(async () => assert.equal((JSON.parse((await curl([`${base}goroutine`])).body) as typeof idle).open_connections, 0));
+  });
+});
