@@ -76,8 +76,13 @@ export class ServerTunnel {
     const release = tracker.connecting(() => fail('context canceled (shutting down)', 'tls'));
     tls.on('error', (err: Error & { reason?: string }) => fail(err.reason ?? err.message, 'tls'));
     tls.once('close', () => fail('connection closed during handshake', 'tls'));
+    // A client that half-closes before finishing its handshake will never finish it. (After the
+    // handshake an early end is the pipe's business: the bytes before it still go through.)
+    const onEarlyEnd = (): void => fail('client closed the connection during the handshake', 'tls');
+    tls.once('end', onEarlyEnd);
     tls.once('secure', () => {
       if (settled) return;
+      tls.off('end', onEarlyEnd);
       events.handshakeDone(performance.now() - started);
       let peer: PeerIdentity | undefined;
       if (policy !== undefined) {

@@ -123,3 +123,18 @@ describe('--disable-authentication', () => {
     }
   });
 });
+
+describe('clients that leave during the handshake', () => {
+  it('frees a connection that half-closes before its ClientHello at once, not at --connect-timeout', async () => {
+    const t = await start(['--allow-cn', 'alice', '--connect-timeout', '60s']);
+    try {
+      const { connect } = await import('node:net');
+      const quitter = connect(t.port, '127.0.0.1', () => quitter.end());
+      quitter.resume();
+      await t.gt.waitForLog(/client closed the connection during the handshake/);
+      assert.equal(await reaches(t, certs.alice), true);
+    } finally {
+      await stop(t);
+    }
+  });
+});
