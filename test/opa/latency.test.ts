@@ -3,12 +3,15 @@
 // 13 s or more; a 3 s deadline leaves loaded CI machines room for the other handshakes. Figures go to the test's
 // diagnostics (node --test prints them); the assertions are about refused and succeeded only.
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { connect } from 'node:tls';
+import { OpaPolicy } from '../../src/auth/opa/opa-policy.ts';
+import { peerIdentity } from '../../src/auth/peer.ts';
 import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
 import { tempDir } from '../helpers/pki.ts';
@@ -110,5 +113,26 @@ describe('OPA latency', () => {
     t.diagnostic(`${rounds} sequential handshakes, --allow-cn: ${fmt(flags)}`);
     t.diagnostic(`allow-client1 policy: ${fmt(simple)} (added: p50 ${added(simple, 50)} ms, p99 ${added(simple, 99)} ms)`);
     t.diagnostic(`identity policy: ${fmt(identity)} (added: p50 ${added(identity, 50)} ms, p99 ${added(identity, 99)} ms)`);
+  });
+
+  it('one evaluation on its own (input document, thread hop, policy), in-process', async (t) => {
+    const x509 = new X509Certificate(pem(cert('client1')));
+    const peer = peerIdentity(x509.toLegacyObject(), x509);
+    const log = { info() {}, warn() {}, error() {}, conn() {}, connError() {}, handshakeError() {}, flush() {} };
+    for (const [name, query] of [['allow-client1.tar.gz', 'data.policy.allow'], ['identity.tar.gz', 'data.ghostunnel.acl.allow']] as const) {
+      const policy = await OpaPolicy.load({ bundle: bundle(name), query, flag: '--allow-policy' }, { timeoutMs: 10_000, log });
+      try {
+        for (let i = 0; i < 200; i++) assert.equal(await policy.allows(peer), true);
+        const times: number[] = [];
+        for (let i = 0; i < 2000; i++) {
+          const started = performance.now();
+          assert.equal(await policy.allows(peer), true);
+          times.push(performance.now() - started);
+        }
+        t.diagnostic(`${name}: 2000 sequential evaluations: ${fmt(times)}`);
+      } finally {
+        await policy.close();
+      }
+    }
   });
 });

@@ -96,6 +96,19 @@ describe('evaluation deadline', () => {
   });
 });
 
+describe('evaluation errors', () => {
+  it('deny with the reason, and the next evaluation starts afresh', async () => {
+    const b = (await readPolicyBundle(bundle('allow-all.tar.gz'), 'policy/allow')) as PolicyBundle;
+    const pool = new EvaluatorPool({ module: await compileWasm(b.wasm), data: undefined, entrypoint: 'policy/allow' }, { timeoutMs: 10_000, size: 1, onPrint: () => {}, onOverrun: () => {} });
+    try {
+      await assert.rejects(pool.evaluate(Buffer.from('not a certificate')), /cannot build the OPA input from the peer certificate: element runs past its container/);
+      assert.equal(await pool.evaluate(new X509Certificate(readFileSync(cert('nobody'))).raw), true);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe('reload', () => {
   it('keeps the current policy when the new bundle is broken, and logs why', async () => {
     const dir = tempDir('gt-opa-');

@@ -435,6 +435,17 @@ function applyExtension(arcs: number[], critical: boolean, value: Uint8Array, ou
 
 /** Builds the JSON text of OPA's input document for a peer certificate (DER). Throws on a malformed certificate. */
 export function certificateInputJson(der: Uint8Array): string {
+  let certificate: object;
+  try {
+    certificate = goCertificate(der);
+  } catch (err) {
+    throw new Error(`cannot build the OPA input from the peer certificate: ${(err as Error).message}`);
+  }
+  return JSON.stringify({ certificate });
+}
+
+/** x509.Certificate's exported fields, in Go's declaration order (which is also encoding/json's). */
+function goCertificate(der: Uint8Array): object {
   const cert = expect(readElement(der), Tag.SEQUENCE, 'certificate');
   const [tbs, , signature] = childrenOf(cert);
   const fields = childrenOf(expect(tbs, Tag.SEQUENCE, 'TBSCertificate'));
@@ -460,7 +471,7 @@ export function certificateInputJson(der: Uint8Array): string {
     if (!applyExtension(arcs, critical, value, ext) && critical) ext.UnhandledCriticalExtensions.push(arcs);
   }
   const { algorithm, key } = publicKey(spki);
-  const certificate = {
+  return {
     Raw: base64(cert.bytes),
     RawTBSCertificate: base64(tbs!.bytes),
     RawSubjectPublicKeyInfo: base64(spki.bytes),
@@ -507,5 +518,4 @@ export function certificateInputJson(der: Uint8Array): string {
     PolicyIdentifiers: ext.PolicyIdentifiers,
     Policies: ext.Policies,
   };
-  return JSON.stringify({ certificate });
 }
