@@ -14,7 +14,8 @@ export interface ConnectionHandler {
  * before any TLS state exists. One whose ALPN list is exactly ["acme-tls/1"] and whose SNI names a
  * pending challenge is a TLS-ALPN-01 validation: it gets the challenge certificate, no client
  * certificate request, ALPN acme-tls/1, and is closed after the handshake without dialing the
- * backend (spec §2.3). Every other connection goes on to the tunnel with its bytes put back.
+ * backend (spec §2.3); one for a name with no pending challenge is closed at once. Every other
+ * connection goes on to the tunnel with its bytes put back.
  *
  * Why not SNICallback/ALPNCallback: OpenSSL picks the context from SNI before it looks at ALPN,
  * so neither callback alone can tell a validation from an ordinary client of the same name.
@@ -46,9 +47,12 @@ export class AcmeChallengeFilter implements ConnectionHandler {
     const route = (): void => {
       stop();
       const hello = parseClientHello(head);
-      const context = hello?.serverName !== undefined && hello.alpn.length === 1 && hello.alpn[0] === ACME_TLS_ALPN ? this.#challenges.contextFor(hello.serverName) : undefined;
-      if (context === undefined) this.#next.handle(raw, listenAddress);
-      else this.#answer(raw, context, hello!.serverName!);
+      if (hello === undefined || hello.alpn.length !== 1 || hello.alpn[0] !== ACME_TLS_ALPN) return this.#next.handle(raw, listenAddress);
+      const context = hello.serverName === undefined ? undefined : this.#challenges.contextFor(hello.serverName);
+      if (context !== undefined) return this.#answer(raw, context, hello.serverName!);
+      // A validator for a challenge we are not answering (any more): it never reaches the backend.
+      this.#log.handshakeError(`error on TLS handshake from tcp:${raw.remoteAddress}:${raw.remotePort}: no pending TLS-ALPN-01 challenge for ${hello.serverName ?? '(no SNI)'}`);
+      raw.destroy();
     };
     const onData = (chunk: Buffer): void => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { readFileSync as read } from 'node:fs';
+import type { X509Certificate } from 'node:crypto';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { peerSerial, readBytes, roundTrip } from '../helpers/clients.ts';
+import { readBytes, roundTrip } from '../helpers/clients.ts';
 import { runGhostunnel, runToExit, type Daemon } from '../helpers/daemon.ts';
 import { dnsResponder, type DnsResponder } from '../helpers/dns-responder.ts';
 import { holdingRelay, type HoldingRelay } from '../helpers/holding-relay.ts';
 import { startPebble, type Pebble } from '../helpers/pebble.ts';
+import { eventually } from '../helpers/status.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
 
 const FQDN = 'tunnel.ghostunnel.test';
@@ -19,15 +21,16 @@ const VALIDITY_SECONDS = 15;
 /**
  * An mTLS client asking for FQDN. Pebble's root is not published (its management port is off), so
  * the chain is checked here: the leaf must be signed by the intermediate the tunnel sends with it.
+ * Resolves with the leaf too: Node hands a client socket's peer certificate out only once.
  */
-function connectTls(port: number, opts: { cert?: string; key?: string; servername: string }): Promise<TLSSocket> {
+function connectTls(port: number, opts: { cert?: string; key?: string; servername: string }): Promise<{ socket: TLSSocket; leaf: X509Certificate }> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({ host: '127.0.0.1', port, servername: opts.servername, cert: opts.cert && read(opts.cert), key: opts.key && read(opts.key), rejectUnauthorized: false, allowHalfOpen: true });
     socket.once('secureConnect', () => {
       const leaf = socket.getPeerX509Certificate()!;
       const intermediate = leaf.issuerCertificate;
       if (intermediate === undefined || !leaf.verify(intermediate.publicKey)) reject(new Error('the served leaf is not signed by the intermediate served with it'));
-      else resolve(socket);
+      else resolve({ socket, leaf });
     });
     socket.once('error', reject);
   });
@@ -41,12 +44,14 @@ function connectTls(port: number, opts: { cert?: string; key?: string; servernam
  * tunnel's port (known once it listens) has to be in Pebble's config before Pebble starts.
  */
 describe('server mode with --auto-acme-cert against Pebble', () => {
-  let dir: string, dataHome: string, clientCa: Ca, client: Issued, backend: Backend, dns: DnsResponder, relay: HoldingRelay, pebble: Pebble, gt: Daemon, port: number;
+  let trusted: string, dir: string, dataHome: string, clientCa: Ca, client: Issued, backend: Backend, dns: DnsResponder, relay: HoldingRelay, pebble: Pebble, gt: Daemon, port: number;
 
   before(async () => {
     dir = tempDir('gt-acme-');
     dataHome = join(dir, 'data');
     clientCa = makeCa('client-ca', { dir });
+    trusted = join(dir, 'trusted-clients.pem');
+    copyFileSync(clientCa.cert, trusted);
     client = issue(clientCa, 'client', { cn: 'client' });
     backend = await echoBackend();
     dns = await dnsResponder();
@@ -57,7 +62,7 @@ describe('server mode with --auto-acme-cert against Pebble', () => {
         'server', '--listen', '127.0.0.1:0', '--target', `127.0.0.1:${backend.port}`,
         '--auto-acme-cert', FQDN, '--auto-acme-email', 'ops@ghostunnel.test', '--auto-acme-agree-to-tos',
         '--auto-acme-testca', `https://127.0.0.1:${relay.port}/dir`, '--auto-acme-renew-check-interval', '1s',
-        '--cacert', clientCa.cert, '--allow-cn', 'client',
+        '--cacert', trusted, '--allow-cn', 'client',
       ],
       { env: { NODE_EXTRA_CA_CERTS: directoryCa.cert, XDG_DATA_HOME: dataHome } },
     );
@@ -69,7 +74,6 @@ describe('server mode with --auto-acme-cert against Pebble', () => {
     assert.equal(port, tunnelPort);
   });
   after(async () => {
-    console.log('DEBUG', gt.stdout());
     assert.equal(await gt.stop(), 0);
     await pebble?.stop();
     await relay.close();
@@ -81,10 +85,7 @@ describe('server mode with --auto-acme-cert against Pebble', () => {
     const answered = await gt.waitForLog(/^answered TLS-ALPN-01 challenge for /);
     assert.equal(answered.fqdn, FQDN);
     assert.ok(dns.questions.includes(`${FQDN} A`), 'Pebble resolved the name through the test resolver');
-    const socket = await connectTls(port, { cert: client.cert, key: client.key, servername: FQDN }).catch((err: Error) => {
-      throw new Error(`${err.message}\npebble:\n${pebble.output()}`);
-    });
-    const leaf = socket.getPeerX509Certificate()!;
+    const { socket, leaf } = await connectTls(port, { cert: client.cert, key: client.key, servername: FQDN });
     assert.equal(leaf.subjectAltName, `DNS:${FQDN}`);
     assert.match(leaf.issuer, new RegExp(`CN=${pebble.issuerCn}`));
     assert.equal((await roundTrip(socket, 'over an ACME certificate')).toString(), 'over an ACME certificate');
@@ -94,9 +95,9 @@ describe('server mode with --auto-acme-cert against Pebble', () => {
   });
 
   it('renews before expiry with a new challenge on the listener, without dropping an open connection', async () => {
-    const open = await connectTls(port, { cert: client.cert, key: client.key, servername: FQDN });
+    const { socket: open, leaf: firstLeaf } = await connectTls(port, { cert: client.cert, key: client.key, servername: FQDN });
     try {
-      const first = peerSerial(open);
+      const first = firstLeaf.serialNumber;
       open.write('before renewal ');
       assert.equal((await readBytes(open, 15)).toString(), 'before renewal ');
 
@@ -106,8 +107,8 @@ describe('server mode with --auto-acme-cert against Pebble', () => {
       assert.notEqual(loaded.serial, first);
       assert.ok(gt.lines.slice(mark).some((l) => /^answered TLS-ALPN-01 challenge for /.test(l.msg)), 'the renewal was validated through the tunnel too');
 
-      const fresh = await connectTls(port, { cert: client.cert, key: client.key, servername: FQDN });
-      assert.equal(peerSerial(fresh), loaded.serial);
+      const { socket: fresh, leaf: renewed } = await connectTls(port, { cert: client.cert, key: client.key, servername: FQDN });
+      assert.equal(renewed.serialNumber, loaded.serial);
       assert.equal((await roundTrip(fresh, 'after renewal')).toString(), 'after renewal');
       open.write('still open');
       assert.equal((await readBytes(open, 10)).toString(), 'still open');
@@ -117,9 +118,40 @@ describe('server mode with --auto-acme-cert against Pebble', () => {
     }
   });
 
+  it('--cacert still reloads on SIGHUP, next to the ACME certificate', async () => {
+    const newCa = makeCa('new-client-ca', { dir });
+    const newClient = issue(newCa, 'new-client', { cn: 'client' });
+    const before = await connectTls(port, { cert: newClient.cert, key: newClient.key, servername: FQDN });
+    assert.equal((await roundTrip(before.socket, 'x').catch(() => Buffer.alloc(0))).length, 0);
+
+    copyFileSync(newCa.cert, trusted);
+    const mark = gt.lines.length;
+    gt.signal('SIGHUP');
+    // A renewal may complete meanwhile: wait for the SIGHUP's own outcome.
+    const done = await eventually(() => gt.lines.slice(mark).find((l) => /^reloading configuration complete/.test(l.msg) && l.trigger === 'SIGHUP') ?? Promise.reject(new Error('no SIGHUP reload outcome yet')));
+    assert.equal(done.changed, true);
+    const after = await connectTls(port, { cert: newClient.cert, key: newClient.key, servername: FQDN });
+    assert.equal(after.leaf.subjectAltName, `DNS:${FQDN}`);
+    assert.equal((await roundTrip(after.socket, 'new client CA')).toString(), 'new client CA');
+  });
+
+  it('a ClientHello offering only acme-tls/1 never reaches the backend, even with a good client certificate', async () => {
+    const before = backend.accepted();
+    const mark = gt.lines.length;
+    const got = await new Promise<Buffer>((resolve) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port, servername: FQDN, ALPNProtocols: ['acme-tls/1'], cert: read(client.cert), key: read(client.key), rejectUnauthorized: false });
+      socket.once('secureConnect', () => resolve(roundTrip(socket, 'x').catch(() => Buffer.alloc(0))));
+      socket.once('error', () => resolve(Buffer.alloc(0)));
+    });
+    assert.equal(got.length, 0);
+    // No challenge pending: refused at once; a renewal's challenge pending: answered and closed.
+    await gt.waitForLog(/no pending TLS-ALPN-01 challenge for tunnel\.ghostunnel\.test|^answered TLS-ALPN-01 challenge/, 10_000, mark);
+    assert.equal(backend.accepted(), before);
+  });
+
   it('a client without a certificate is still refused while ACME validations get through', async () => {
     const refused = await connectTls(port, { servername: FQDN }).then(
-      (s) => roundTrip(s, 'x').catch(() => Buffer.alloc(0)),
+      ({ socket }) => roundTrip(socket, 'x').catch(() => Buffer.alloc(0)),
       () => Buffer.alloc(0),
     );
     assert.equal(refused.length, 0);

@@ -37,8 +37,8 @@ export interface WorkloadApiAgent {
   close(): Promise<void>;
 }
 
-export async function workloadApiAgent(first: X509SvidResponse | undefined): Promise<WorkloadApiAgent> {
-  const path = join(tempDir('gt-spiffe-'), 'agent.sock');
+/** Starts an agent on a fresh socket, or on `path` (an agent restarted where the old one was). */
+export async function workloadApiAgent(first: X509SvidResponse | undefined, path = join(tempDir('gt-spiffe-'), 'agent.sock')): Promise<WorkloadApiAgent> {
   const open = new Set<ServerWritableStream<object, X509SvidResponse>>();
   let current = first;
   let count = 0;

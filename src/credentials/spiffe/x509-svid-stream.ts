@@ -1,4 +1,4 @@
-import { credentials, Metadata, type Client, type ClientReadableStream } from '@grpc/grpc-js';
+import { credentials, Metadata, type ClientReadableStream, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { SECURITY_HEADER, workloadApiClient, type X509SvidResponse } from './workload-api-proto.ts';
 
 export interface X509SvidStreamHandlers {
@@ -7,6 +7,9 @@ export interface X509SvidStreamHandlers {
   /** The stream could not be opened, or broke; it is opened again after `retryInMs`. */
   readonly error: (err: Error, retryInMs: number) => void;
 }
+
+type ServiceClient = InstanceType<ServiceClientConstructor>;
+type FetchX509Svid = (request: object, metadata: Metadata) => ClientReadableStream<X509SvidResponse>;
 
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
@@ -22,7 +25,7 @@ function grpcTarget(address: string): string {
  * (0.5 s doubling to 30 s, back to the start once a message arrives), until close().
  */
 export class X509SvidStream {
-  readonly #client: Client;
+  readonly #client: ServiceClient;
   readonly #handlers: X509SvidStreamHandlers;
   #call: ClientReadableStream<X509SvidResponse> | undefined;
   #retry: NodeJS.Timeout | undefined;
@@ -46,7 +49,7 @@ export class X509SvidStream {
   #open(): void {
     const metadata = new Metadata();
     metadata.set(SECURITY_HEADER, 'true');
-    const fetch = (this.#client as unknown as Record<string, (req: object, md: Metadata) => ClientReadableStream<X509SvidResponse>>)['FetchX509SVID']!;
+    const fetch = this.#client['FetchX509SVID'] as FetchX509Svid;
     const call = fetch.call(this.#client, {}, metadata);
     this.#call = call;
     let ended = false;
