@@ -34,13 +34,13 @@ function leaf(name: string, ca: forge.pki.Certificate, caKey: forge.pki.PrivateK
     { name: 'basicConstraints', cA: false },
     { name: 'keyUsage', critical: true, digitalSignature: true, keyEncipherment: true },
     { name: 'extKeyUsage', [usage]: true },
-    { name: 'subjectAltName', altNames: usage === 'serverAuth' ? [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] : [{ type: 2, value: name }] },
+    { name: 'subjectAltName', altNames: usage === 'serverAuth' ? [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] : [{ type: 2, value: name }] },
   ]);
   return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
 }
 
 /**
- * Makes a CA, a server certificate (localhost, 127.0.0.1) and a client certificate (CN=client) in
+ * Makes a CA, a server certificate (localhost, 127.0.0.1, ::1) and a client certificate (CN=client) in
  * `dir`, unless they are there already. RSA through node-forge, which uses Node's native key
  * generation, so it needs no openssl binary.
  */

@@ -1,38 +1,53 @@
+// `ghostunnel quickstart`: throwaway credentials, a tunnel in front of the built-in backend, and
+// the commands it prints, run exactly as printed.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { exec } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { runGhostunnel } from '../helpers/daemon.ts';
+import { printed, typeLine } from '../helpers/quickstart.ts';
 import { tempDir } from '../helpers/pki.ts';
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+const sh = promisify(exec);
 
 describe('ghostunnel quickstart', () => {
-  it('makes demo credentials, serves an echo, and the command it prints reaches it', async () => {
-    const dir = join(tempDir(), 'demo');
-    const [port, statusPort] = [await freePort(), await freePort()];
-    const gt = runGhostunnel(['quickstart', '--dir', dir, '--listen', `127.0.0.1:${port}`, '--status-addr', `127.0.0.1:${statusPort}`]);
+  it('makes demo credentials, serves the built-in backend, the printed commands reach it; Ctrl-C exits 0', async () => {
+    const dir = join(tempDir(), 'demo dir');
+    const gt = runGhostunnel(['quickstart', '--dir', dir, '--listen', '127.0.0.1:0', '--status-addr', '127.0.0.1:0']);
     try {
-      await gt.address();
+      const curl = await printed(gt, 'curl --cacert');
       for (const f of ['ca.crt', 'server.crt', 'server.key', 'client.crt', 'client.key']) assert.ok(existsSync(join(dir, f)), f);
-      const command = /^ {2}(echo hello \| openssl s_client .*)$/m.exec(gt.stdout())?.[1];
-      assert.ok(command, `quickstart prints an openssl command:\n${gt.stdout()}`);
-      const { stdout } = await promisify(execFile)('sh', ['-c', `timeout 5 sh -c '${command}' || true`]);
-      assert.match(stdout, /^hello$/m);
-      const status = await fetch(`http://127.0.0.1:${statusPort}/_status`);
-      assert.equal(status.status, 200);
-      assert.equal(((await status.json()) as { ok: boolean }).ok, true);
+      assert.match(gt.stdout(), /made a demo CA, server and client certificate in /);
+      const { port } = await gt.address();
+      assert.ok(curl.endsWith(`https://127.0.0.1:${port}/`), curl);
+
+      const viaCurl = await sh(curl);
+      assert.match(viaCurl.stdout, /^ghostunnel quickstart: the backend behind the tunnel received\n\nGET \/ HTTP\/1\.1\n/);
+
+      const echoed = await typeLine(await printed(gt, 'openssl s_client'), 'hello through the tunnel');
+      assert.equal(echoed, 'hello through the tunnel\n');
+
+      const status = JSON.parse((await sh(await printed(gt, 'curl http://'))).stdout) as { ok: boolean; listen_address: string };
+      assert.equal(status.ok, true);
+      assert.equal(status.listen_address, '127.0.0.1:0');
+
+      const withoutCertificate = curl.replace(/ --cert ('[^']*'|\S+) --key ('[^']*'|\S+)/, '');
+      assert.doesNotMatch(withoutCertificate, /--cert|--key/);
+      await assert.rejects(sh(withoutCertificate), 'the tunnel requires the client certificate');
     } finally {
-      assert.equal(await gt.stop(), 0);
+      gt.signal('SIGINT');
+    }
+    assert.equal(await gt.exited(), 0);
+    await gt.waitForLog(/^received SIGINT, shutting down$/);
+
+    const again = runGhostunnel(['quickstart', '--dir', dir, '--listen', '127.0.0.1:0', '--status-addr', '127.0.0.1:0']);
+    try {
+      await printed(again, 'curl --cacert');
+      assert.match(again.stdout(), /reusing a demo CA, server and client certificate in /);
+    } finally {
+      assert.equal(await again.stop(), 0);
     }
   });
 });

@@ -1,0 +1,66 @@
+// The npm package as users get it: packed from a copy of the working tree (so the real dist/ is
+// never touched), then installed from the tarball into an empty directory with production
+// dependencies only.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tempDir } from './pki.ts';
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+/** PATH with the project's Node.js (the one running the tests) first, then the system's. */
+export const NODE24_PATH = `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`;
+
+export interface InstalledPackage {
+  readonly tarball: string;
+  /** Paths inside the tarball, relative to its package/ folder. */
+  readonly files: readonly string[];
+  /** The directory it was installed into (with node_modules/.bin/ghostunnel). */
+  readonly app: string;
+  /** node_modules/ghostunnel-ts inside it. */
+  readonly packageDir: string;
+  /** Deletes the copy, the tarball and the installation (a few hundred MB). */
+  remove(): void;
+}
+
+/** The tracked and not-ignored files of the working tree, copied into `copy`. */
+export function copyOfWorkingTree(copy: string): string {
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO, encoding: 'utf8' }).split('\0').filter(Boolean);
+  for (const file of files) {
+    if (file.startsWith('node_modules/')) continue;
+    mkdirSync(join(copy, dirname(file)), { recursive: true });
+    try {
+      copyFileSync(join(REPO, file), join(copy, file));
+    } catch (err) {
+      // Deleted in the working tree but still in the index.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  symlinkSync(join(REPO, 'node_modules'), join(copy, 'node_modules'));
+  return copy;
+}
+
+function npm(args: string[], cwd: string): string {
+  return execFileSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, PATH: NODE24_PATH, npm_config_update_notifier: 'false' }, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+}
+
+/** `npm pack` (its prepack builds dist/ in the copy), then `npm install --omit=dev <tarball>`. */
+export function packAndInstall(): InstalledPackage {
+  const root = tempDir('gt-package-');
+  const tree = copyOfWorkingTree(join(root, 'tree'));
+  const out = join(root, 'pack');
+  mkdirSync(out);
+  const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', out], tree)) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const tarball = join(out, packed[0]!.filename);
+  const app = join(root, 'app');
+  mkdirSync(app);
+  npm(['install', '--omit=dev', '--no-audit', '--no-fund', tarball], app);
+  return {
+    tarball,
+    files: packed[0]!.files.map((f) => f.path),
+    app,
+    packageDir: join(app, 'node_modules', 'ghostunnel-ts'),
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
