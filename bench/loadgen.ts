@@ -58,10 +58,18 @@ export class Loadgen {
     this.#core = core;
   }
 
-  /** Runs one client mode; `onStderr` sees its stderr lines (idle prints "READY n" there). */
-  #run(args: readonly string[], onStderr?: (line: string) => void): Promise<Record<string, unknown>> {
+  /**
+   * Runs one client mode; `onStderr` sees its stderr lines (idle prints "READY n" there). A subject
+   * that stops answering (bulk has no deadline of its own) fails the load after `timeoutS`.
+   */
+  #run(args: readonly string[], timeoutS: number, onStderr?: (line: string) => void): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
       const child = spawn('taskset', ['-c', String(this.#core), this.#bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, timeoutS * 1000);
       let out = '';
       let err = '';
       child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
@@ -71,6 +79,8 @@ export class Loadgen {
       });
       child.once('error', reject);
       child.once('close', (code) => {
+        clearTimeout(timer);
+        if (timedOut) return reject(new Error(`loadgen ${args[0]} gave no result within ${timeoutS} s: the subject stopped answering`));
         if (code !== 0) return reject(new Error(`loadgen ${args.join(' ')} exited ${code}: ${err.trim()}`));
         try {
           resolve(JSON.parse(out) as Record<string, unknown>);
@@ -82,22 +92,22 @@ export class Loadgen {
   }
 
   async handshakes(port: number, dial: Dial, seconds: number, concurrency = 16): Promise<LatencyResult> {
-    return latency(await this.#run(['hs', ...dialArgs(port, dial), '-c', String(concurrency), '-d', `${seconds}s`]));
+    return latency(await this.#run(['hs', ...dialArgs(port, dial), '-c', String(concurrency), '-d', `${seconds}s`], seconds + 30));
   }
 
   async requestResponse(port: number, dial: Dial, seconds: number, size = 64, concurrency = 16): Promise<LatencyResult> {
-    return latency(await this.#run(['rr', ...dialArgs(port, dial), '-c', String(concurrency), '-size', String(size), '-d', `${seconds}s`]));
+    return latency(await this.#run(['rr', ...dialArgs(port, dial), '-c', String(concurrency), '-size', String(size), '-d', `${seconds}s`], seconds + 30));
   }
 
   async bulk(port: number, dial: Dial, bytes: string): Promise<BulkResult> {
-    const r = await this.#run(['bulk', ...dialArgs(port, dial), '-c', '1', '-bytes', bytes]);
+    const r = await this.#run(['bulk', ...dialArgs(port, dial), '-c', '1', '-bytes', bytes], 300);
     return { MBps: num(r.MBps), bytes: num(r.bytes), errors: num(r.errors), errorSample: String(r.error_sample ?? '') };
   }
 
   /** Opens `count` connections and holds them; `whileHeld` runs once all are open (loadgen's READY). */
   async idle(port: number, dial: Dial, count: number, holdSeconds: number, whileHeld: () => Promise<void>): Promise<IdleResult> {
     let held: Promise<void> | undefined;
-    const r = await this.#run(['idle', ...dialArgs(port, dial), '-c', String(count), '-hold', `${holdSeconds}s`], (line) => {
+    const r = await this.#run(['idle', ...dialArgs(port, dial), '-c', String(count), '-hold', `${holdSeconds}s`], 300 + holdSeconds, (line) => {
       if (line.startsWith('READY')) held = whileHeld();
     });
     if (held === undefined) throw new Error('loadgen idle never reported READY');

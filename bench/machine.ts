@@ -2,14 +2,22 @@
 import { execFileSync } from 'node:child_process';
 import { availableParallelism, cpus, loadavg, release } from 'node:os';
 
-function firstLine(command: string, args: readonly string[]): string {
+/** The version a tool prints, cut to "name x.y.z" by `pattern` (its first group is the version). */
+function version(command: string, args: readonly string[], pattern: RegExp): string {
   try {
-    // stunnel prints its version on stderr; merge both streams and keep the line naming it.
+    // stunnel prints its version on stderr: merge both streams.
     const out = execFileSync('sh', ['-c', `${command} ${args.join(' ')} 2>&1`], { encoding: 'utf8' });
-    return out.split('\n').find((l) => /\d+\.\d+/.test(l) && !/inetd/.test(l))?.trim() ?? 'unknown';
+    return pattern.exec(out)?.[1] ?? 'unknown';
   } catch {
     return 'not installed';
   }
+}
+
+/** The 1, 5 and 15-minute load averages, as `uptime` shows them. */
+export function loadAverage(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 }
 
 export interface MachineFacts {
@@ -32,12 +40,10 @@ export function machineFacts(): MachineFacts {
     kernel: `Linux ${release()}`,
     node: process.version,
     nodeOpenssl: process.versions.openssl ?? 'unknown',
-    systemOpenssl: firstLine('openssl', ['version']),
-    go: firstLine('go', ['version']),
-    stunnel: firstLine('stunnel4', ['-version']),
-    haproxy: firstLine('haproxy', ['-v']),
-    loadAverage: loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' '),
+    systemOpenssl: version('openssl', ['version'], /OpenSSL (\S+)/),
+    go: version('go', ['version'], /go version go(\S+)/),
+    stunnel: version('stunnel4', ['-version'], /stunnel (\S+)/),
+    haproxy: version('haproxy', ['-v'], /HAProxy version (\S+)/),
+    loadAverage: loadAverage(),
   };
 }

@@ -1,6 +1,5 @@
-// One round of measurements on one subject: three fresh processes (ECDSA towards the echo backend,
-// RSA towards the echo backend, ECDSA towards the sink), each pinned to the tunnel core, with
-// loadgen and the backends on the load core.
+// One round of measurements over all subjects (three phases of fresh processes pinned to the
+// tunnel core, loads taking turns between them), and the long-lived backends on the load core.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -102,9 +101,25 @@ async function timed<T>(p: Pinned, load: () => Promise<T>): Promise<{ result: T;
 }
 
 function loadgenErrors(what: string, r: { errors: number; errorSample: string }, problems: string[]): void {
-  if (r.errors > 0) problems.push(`${what}: ${r.errors} loadgen errors (${r.errorSample})`);
+  // The sample's tail names the failure ("connection reset by peer"); the full text is in the results file.
+  if (r.errors > 0) problems.push(`${what}: ${r.errors} loadgen errors (${r.errorSample.split(': ').pop()})`);
 }
 
+/** A subject's process in one phase of a round. */
+interface Started {
+  readonly subject: Subject;
+  readonly p: Pinned;
+  readonly port: number;
+  readonly figures: RoundFigures;
+}
+
+/**
+ * One round over all subjects. A round has three phases, each with one fresh process per subject
+ * (all started together, idle unless loaded): ECDSA towards the echo backend, RSA towards the echo
+ * backend, ECDSA towards the sink. Within a phase every load goes through the subjects in turn
+ * (A B C, then the next load), so that the figures compared in a ratio are taken seconds apart:
+ * the machines are shared, and load from elsewhere comes and goes.
+ */
 export class RoundRunner {
   readonly #loadgen: Loadgen;
   readonly #backends: Backends;
@@ -122,110 +137,139 @@ export class RoundRunner {
     this.#core = tunnelCore;
   }
 
-  async run(subject: Subject, round: number): Promise<RoundFigures> {
-    const figures: RoundFigures = { cpu: {}, problems: [] };
+  async run(subjects: readonly Subject[], round: number): Promise<Map<string, RoundFigures>> {
+    const all = new Map<string, RoundFigures>(subjects.map((x) => [x.id, { cpu: {}, problems: [] }]));
     const s = this.#settings;
-    const ec = this.#dial(subject, this.#certs.ec);
-    const attempt = async (what: string, body: () => Promise<void>): Promise<void> => {
-      try {
-        await body();
-      } catch (err) {
-        figures.problems.push(`${what}: ${(err as Error).message}`);
-      }
-    };
+    const { ec, rsa } = this.#certs;
 
-    await attempt('ECDSA process', () =>
-      this.#withSubject(subject, round, 'echo', this.#certs.ec, 'ec', async (p, port) => {
-        await sleep(500);
-        const base = memory(p.pid);
-        await attempt('idle', async () => {
-          await this.#loadgen.handshakes(port, ec, s.warmSeconds, 4);
-          const beforeKiB = memory(p.pid).rssKiB;
-          let heldKiB = 0;
-          const r = await this.#loadgen.idle(port, ec, s.idleConns, s.idleHoldSeconds, async () => {
-            await sleep(Math.min(1000, (s.idleHoldSeconds * 1000) / 3));
-            for (let i = 0; i < 3; i++, await sleep(150)) heldKiB = Math.max(heldKiB, memory(p.pid).rssKiB);
-          });
-          loadgenErrors('idle', r, figures.problems);
-          if (r.aliveAfterHold < r.opened) figures.problems.push(`idle: only ${r.aliveAfterHold} of ${r.opened} connections alive after the hold`);
-          figures.idle = { baseRssKiB: base.rssKiB, baseAnonKiB: base.anonKiB, beforeKiB, heldKiB, opened: r.opened, alive: r.aliveAfterHold, kibPerConn: (heldKiB - beforeKiB) / Math.max(1, r.opened) };
+    await this.#phase(subjects, all, round, 'echo', ec, 'ec', async (started) => {
+      await sleep(500);
+      const base = new Map(started.map((x) => [x.subject.id, memory(x.p.pid)]));
+      await each(started, 'idle', async ({ p, port, subject, figures }) => {
+        const dial = this.#dial(subject, ec);
+        await this.#loadgen.handshakes(port, dial, s.warmSeconds, 4);
+        const beforeKiB = memory(p.pid).rssKiB;
+        let heldKiB = 0;
+        const r = await this.#loadgen.idle(port, dial, s.idleConns, s.idleHoldSeconds, async () => {
+          await sleep(Math.min(1000, (s.idleHoldSeconds * 1000) / 3));
+          for (let i = 0; i < 3; i++, await sleep(150)) heldKiB = Math.max(heldKiB, memory(p.pid).rssKiB);
         });
-        await attempt('handshakes ECDSA', async () => {
-          await this.#loadgen.handshakes(port, ec, s.warmSeconds);
-          const { result, cpuS } = await timed(p, () => this.#loadgen.handshakes(port, ec, s.seconds));
-          figures.hsEc = result;
-          figures.cpu.hsEcUs = (cpuS * 1e6) / result.ok;
-          loadgenErrors('handshakes ECDSA', figures.hsEc, figures.problems);
-        });
-        await attempt('request/response', async () => {
-          await this.#loadgen.requestResponse(port, ec, s.warmSeconds);
-          const { result, cpuS } = await timed(p, () => this.#loadgen.requestResponse(port, ec, s.seconds));
-          figures.rr = result;
-          figures.cpu.rrUs = (cpuS * 1e6) / result.ok;
-          loadgenErrors('request/response', figures.rr, figures.problems);
-        });
-        if (subject.reloadSignal !== undefined) {
-          const signal = subject.reloadSignal;
-          await attempt('handshakes while reloading', async () => {
-            let reloads = 0;
-            const timer = setInterval(() => {
-              p.child.kill(signal);
-              reloads++;
-            }, 1000);
-            try {
-              const r = await this.#loadgen.handshakes(port, ec, s.reloadSeconds);
-              figures.reload = { ...r, reloads };
-              loadgenErrors('handshakes while reloading', r, figures.problems);
-            } finally {
-              clearInterval(timer);
-            }
-            if (p.exit !== undefined) throw new Error(`${subject.label} exited (${p.exit}) during the reload loop`);
-          });
+        loadgenErrors('idle', r, figures.problems);
+        if (r.aliveAfterHold < r.opened) figures.problems.push(`idle: only ${r.aliveAfterHold} of ${r.opened} connections alive after the hold`);
+        const b = base.get(subject.id)!;
+        figures.idle = { baseRssKiB: b.rssKiB, baseAnonKiB: b.anonKiB, beforeKiB, heldKiB, opened: r.opened, alive: r.aliveAfterHold, kibPerConn: (heldKiB - beforeKiB) / Math.max(1, r.opened) };
+      });
+      await each(started, 'handshakes ECDSA', async ({ p, port, subject, figures }) => {
+        const dial = this.#dial(subject, ec);
+        await this.#loadgen.handshakes(port, dial, s.warmSeconds);
+        const { result, cpuS } = await timed(p, () => this.#loadgen.handshakes(port, dial, s.seconds));
+        figures.hsEc = result;
+        figures.cpu.hsEcUs = (cpuS * 1e6) / result.ok;
+        loadgenErrors('handshakes ECDSA', result, figures.problems);
+      });
+      await each(started, 'request/response', async ({ p, port, subject, figures }) => {
+        const dial = this.#dial(subject, ec);
+        await this.#loadgen.requestResponse(port, dial, s.warmSeconds);
+        const { result, cpuS } = await timed(p, () => this.#loadgen.requestResponse(port, dial, s.seconds));
+        figures.rr = result;
+        figures.cpu.rrUs = (cpuS * 1e6) / result.ok;
+        loadgenErrors('request/response', result, figures.problems);
+      });
+      const reloadable = started.filter((x) => x.subject.reloadSignal !== undefined);
+      await each(reloadable, 'handshakes while reloading', async ({ p, port, subject, figures }) => {
+        const signal = subject.reloadSignal!;
+        let reloads = 0;
+        const timer = setInterval(() => {
+          p.child.kill(signal);
+          reloads++;
+        }, 1000);
+        try {
+          const r = await this.#loadgen.handshakes(port, this.#dial(subject, ec), s.reloadSeconds);
+          figures.reload = { ...r, reloads };
+          loadgenErrors('handshakes while reloading', r, figures.problems);
+        } finally {
+          clearInterval(timer);
         }
-      }),
-    );
+        if (p.exit !== undefined) throw new Error(`${subject.label} exited (${p.exit}) during the reload loop`);
+      });
+    });
 
-    await attempt('RSA process', () =>
-      this.#withSubject(subject, round, 'echo', this.#certs.rsa, 'rsa', async (p, port) => {
-        const rsa = this.#dial(subject, this.#certs.rsa);
-        await this.#loadgen.handshakes(port, rsa, s.warmSeconds);
-        const { result, cpuS } = await timed(p, () => this.#loadgen.handshakes(port, rsa, s.seconds));
+    await this.#phase(subjects, all, round, 'echo', rsa, 'rsa', (started) =>
+      each(started, 'handshakes RSA', async ({ p, port, subject, figures }) => {
+        const dial = this.#dial(subject, rsa);
+        await this.#loadgen.handshakes(port, dial, s.warmSeconds);
+        const { result, cpuS } = await timed(p, () => this.#loadgen.handshakes(port, dial, s.seconds));
         figures.hsRsa = result;
         figures.cpu.hsRsaUs = (cpuS * 1e6) / result.ok;
-        loadgenErrors('handshakes RSA', figures.hsRsa, figures.problems);
+        loadgenErrors('handshakes RSA', result, figures.problems);
       }),
     );
 
-    await attempt('bulk process', () =>
-      this.#withSubject(subject, round, 'sink', this.#certs.ec, 'bulk', async (p, port) => {
-        const { result, cpuS } = await timed(p, () => this.#loadgen.bulk(port, ec, s.bulkBytes));
+    await this.#phase(subjects, all, round, 'sink', ec, 'bulk', (started) =>
+      each(started, 'bulk', async ({ p, port, subject, figures }) => {
+        const { result, cpuS } = await timed(p, () => this.#loadgen.bulk(port, this.#dial(subject, ec), s.bulkBytes));
         figures.bulk = result;
         figures.cpu.bulkSPerGiB = (cpuS * 2 ** 30) / result.bytes;
-        loadgenErrors('bulk', figures.bulk, figures.problems);
+        loadgenErrors('bulk', result, figures.problems);
       }),
     );
-    return figures;
+    return all;
   }
 
   #dial(subject: Subject, certDir: string): Dial {
     return subject.dial === 'plain' ? { kind: 'plain' } : { kind: 'tls', certDir };
   }
 
-  /** Starts the subject on a fresh port (with its backend), runs `body`, and always stops it. */
-  async #withSubject(subject: Subject, round: number, service: Service, certDir: string, tag: string, body: (p: Pinned, port: number) => Promise<void>): Promise<void> {
-    const port = await freePort();
-    const targetPort = subject.backend === 'none' ? undefined : await this.#backends.port(subject.backend, service, certDir);
-    const [command, ...args] = subject.command({ port, service, certDir, targetPort });
-    const logPath = join(this.#logDir, `${subject.id}-r${round}-${tag}.log`);
-    const p = startPinned(subject.id, this.#core, command!, args, logPath);
+  /**
+   * Starts every subject on a fresh port (with its backend), runs `body` on those that came up,
+   * and always stops them all. A subject that fails to start is a problem of its own, not the
+   * round's.
+   */
+  async #phase(subjects: readonly Subject[], all: Map<string, RoundFigures>, round: number, service: Service, certDir: string, tag: string, body: (started: Started[]) => Promise<void>): Promise<void> {
+    const launched: Array<{ readonly subject: Subject; readonly p: Pinned; readonly port: number }> = [];
     try {
-      await waitForPort(p, port);
-      await body(p, port);
+      for (const subject of subjects) {
+        const port = await freePort();
+        const targetPort = subject.backend === 'none' ? undefined : await this.#backends.port(subject.backend, service, certDir);
+        const [command, ...args] = subject.command({ port, service, certDir, targetPort });
+        const logPath = join(this.#logDir, `${subject.id}-r${round}-${tag}.log`);
+        launched.push({ subject, port, p: startPinned(subject.id, this.#core, command!, args, logPath, subject.env) });
+      }
+      const started: Started[] = [];
+      for (const l of launched) {
+        const figures = all.get(l.subject.id)!;
+        try {
+          await waitForPort(l.p, l.port);
+          started.push({ ...l, figures });
+        } catch (err) {
+          figures.problems.push(`${tag} process: ${(err as Error).message}`);
+        }
+      }
+      await body(started);
     } finally {
-      // The peer scripts write their configuration to /tmp; remove exactly the one this process used.
-      const tempConfig = p.exit === undefined ? cmdline(p.pid).find((a) => TEMP_CONFIG.test(a)) : undefined;
-      await stop(p);
-      if (tempConfig !== undefined) rmSync(tempConfig, { force: true });
+      await Promise.all(launched.map((l) => stopAndClean(l.p)));
     }
   }
+}
+
+/** Runs one load on each started subject in turn; a failure is recorded against that subject. */
+async function each(started: readonly Started[], what: string, load: (x: Started) => Promise<void>): Promise<void> {
+  for (const x of started) {
+    if (x.p.exit !== undefined) {
+      x.figures.problems.push(`${what}: not run, the process had exited (${x.p.exit})`);
+      continue;
+    }
+    try {
+      await load(x);
+    } catch (err) {
+      x.figures.problems.push(`${what}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Stops a subject; the peer scripts write their configuration to /tmp: removes the one it used. */
+async function stopAndClean(p: Pinned): Promise<void> {
+  const tempConfig = p.exit === undefined ? cmdline(p.pid).find((a) => TEMP_CONFIG.test(a)) : undefined;
+  await stop(p);
+  if (tempConfig !== undefined) rmSync(tempConfig, { force: true });
 }

@@ -4,8 +4,12 @@ import { resolve } from 'node:path';
 import type { Settings } from './measure.ts';
 import type { TunnelBuild } from './subjects.ts';
 
-/** Where the bench compiles src/ (never dist/, which other work in the tree may be using). */
-export const COMPILED_DIR = 'bench/out/dist';
+/**
+ * Where the bench compiles src/: a private copy of the package layout (build/dist beside
+ * build/package.json), never the tree's dist/, which other work may be using.
+ */
+export const BUILD_ROOT = 'bench/out/build';
+export const COMPILED_DIR = `${BUILD_ROOT}/dist`;
 const COMPILED_ENTRY = `${COMPILED_DIR}/main.js`;
 
 export interface BenchOptions {
@@ -14,7 +18,7 @@ export interface BenchOptions {
   /** Subject ids to run (undefined: all); "direct" is always run, ratios need it. */
   readonly only: ReadonlySet<string> | undefined;
   readonly tunnel: TunnelBuild;
-  /** The tunnel is src/ compiled by the bench into bench/out/dist (BENCH_TUNNEL unset). */
+  /** The tunnel is src/ compiled by the bench into bench/out/build/dist (BENCH_TUNNEL unset). */
   readonly compile: boolean;
   /** Other builds of the tunnel to measure beside it (server mode), e.g. a prototype in /tmp. */
   readonly alternatives: readonly TunnelBuild[];
@@ -26,17 +30,19 @@ export const HELP = `npm run bench — environment variables:
   BENCH_QUICK=1            smoke run: 1 round, 1 s loads, 64M bulk, 200 idle connections (~1 min)
   BENCH_ROUNDS=N           rounds (default 3)
   BENCH_SECONDS=S          seconds per handshake and request/response load (default 3)
-  BENCH_RELOAD_SECONDS=S   seconds of handshakes under the SIGHUP loop (default 5)
+  BENCH_RELOAD_SECONDS=S   seconds of handshakes under the SIGHUP loop (default 4)
   BENCH_BULK=SIZE          bulk upload size, loadgen syntax 1G, 256M … (default 1G)
   BENCH_IDLE_CONNS=N       idle connections held for the memory figure (default 2000)
   BENCH_ONLY=a,b           subjects: tunnel, haproxy, stunnel, tunnel-client, haproxy-client,
                            stunnel-client, alt1 … (direct always runs)
-  BENCH_TUNNEL=PATH        our tunnel's entry point (default: src/ compiled by tsc into bench/out/dist,
+  BENCH_TUNNEL=PATH        our tunnel's entry point (default: src/ compiled by tsc into bench/out/build/dist,
                            i.e. what bin/ghostunnel runs; src/main.ts measures type stripping)
   BENCH_TUNNEL_ARGS="…"    extra flags for our tunnel, e.g. "--quiet conns"
   BENCH_NODE_ARGS="…"      extra node flags for our tunnel, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
-  BENCH_ALT="label=PATH [flags];…"  more builds of the tunnel measured beside it (server mode)
-  BENCH_DOCS=1|0           write docs/performance.md (default: 1 only for a full default run)`;
+  BENCH_ALT="label=[VAR=value …] PATH [flags];…"  more builds of the tunnel measured beside it
+                           (server mode), e.g. a prototype in /tmp with its switches
+  BENCH_DOCS=1|0           write docs/performance.md (default: 1 only for a full default run)
+  BENCH_KIT=DIR            the benchmark kit (default ../shared/bench)`;
 
 function positive(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -62,9 +68,15 @@ function alternatives(raw: string | undefined): TunnelBuild[] {
     .filter((a) => a.trim() !== '')
     .map((spec) => {
       const eq = spec.indexOf('=');
-      const [path, ...flags] = words(spec.slice(eq + 1));
-      if (eq <= 0 || path === undefined) throw new Error(`BENCH_ALT entry "${spec}": expected label=PATH [flags]`);
-      return { label: spec.slice(0, eq).trim(), entry: entry(path, 'BENCH_ALT'), nodeArgs: [], tunnelArgs: flags };
+      const tokens = words(spec.slice(eq + 1));
+      const env: Record<string, string> = {};
+      while (tokens[0] !== undefined && /^[A-Z_][A-Z0-9_]*=/.test(tokens[0])) {
+        const [name, ...value] = tokens.shift()!.split('=');
+        env[name!] = value.join('=');
+      }
+      const [path, ...flags] = tokens;
+      if (eq <= 0 || path === undefined) throw new Error(`BENCH_ALT entry "${spec}": expected label=[VAR=value …] PATH [flags]`);
+      return { label: spec.slice(0, eq).trim(), entry: entry(path, 'BENCH_ALT'), nodeArgs: [], tunnelArgs: flags, env };
     });
 }
 
@@ -72,11 +84,11 @@ export function readOptions(root: string): BenchOptions {
   const quick = process.env.BENCH_QUICK === '1';
   const settings: Settings = {
     seconds: positive('BENCH_SECONDS', quick ? 1 : 3),
-    reloadSeconds: positive('BENCH_RELOAD_SECONDS', quick ? 2 : 5),
+    reloadSeconds: positive('BENCH_RELOAD_SECONDS', quick ? 2 : 4),
     warmSeconds: quick ? 0.5 : 1,
     bulkBytes: process.env.BENCH_BULK || (quick ? '64M' : '1G'),
     idleConns: positive('BENCH_IDLE_CONNS', quick ? 200 : 2000),
-    idleHoldSeconds: quick ? 1 : 3,
+    idleHoldSeconds: quick ? 1 : 2,
   };
   if (!/^\d+[KMG]?$/.test(settings.bulkBytes)) throw new Error(`BENCH_BULK=${settings.bulkBytes}: expected a size like 1G, 256M or 65536`);
   const only = process.env.BENCH_ONLY ? new Set(['direct', ...process.env.BENCH_ONLY.split(',').map((s) => s.trim())]) : undefined;
@@ -100,7 +112,7 @@ export function readOptions(root: string): BenchOptions {
     rounds,
     settings,
     only,
-    tunnel: { label, entry: tunnelEntry, nodeArgs, tunnelArgs },
+    tunnel: { label, entry: tunnelEntry, nodeArgs, tunnelArgs, env: {} },
     compile,
     alternatives: alts,
     writeDocs: docsEnv === undefined || docsEnv === '' ? isDefault : docsEnv === '1',

@@ -14,23 +14,25 @@ interface Metric {
    * direct / subject (CPU per unit of work, so that for both a higher ratio is better).
    */
   readonly ratio: 'rate' | 'cost' | false;
+  /** For a rate, the CPU cost of the same work: its ratio is shown beside the rate's in the verdicts. */
+  readonly cost?: (f: RoundFigures) => number | undefined;
   /** Issue 9's target for our tunnel, as text, and whether a median (or ratio) meets it. */
   readonly target?: { readonly text: string; readonly met: (value: number, ratio: number | undefined) => boolean };
 }
 
 function metrics(s: Settings): Metric[] {
   return [
-    { label: 'full handshakes/s, ECDSA P-256 mTLS', value: (f) => f.hsEc?.perS, digits: 0, ratio: 'rate', target: { text: '≥ 0.90×', met: (_v, r) => (r ?? 0) >= 0.9 } },
+    { label: 'full handshakes/s, ECDSA P-256 mTLS', value: (f) => f.hsEc?.perS, cost: (f) => f.cpu.hsEcUs, digits: 0, ratio: 'rate', target: { text: '≥ 0.90×', met: (_v, r) => (r ?? 0) >= 0.9 } },
     { label: '↳ CPU µs per handshake', value: (f) => f.cpu.hsEcUs, digits: 0, ratio: 'cost' },
     { label: '↳ handshake p50 (ms)', value: (f) => f.hsEc?.p50Ms, digits: 1, ratio: false },
     { label: '↳ handshake p99 (ms)', value: (f) => f.hsEc?.p99Ms, digits: 1, ratio: false },
-    { label: 'full handshakes/s, RSA 2048 mTLS', value: (f) => f.hsRsa?.perS, digits: 0, ratio: 'rate', target: { text: '≥ 0.90×', met: (_v, r) => (r ?? 0) >= 0.9 } },
+    { label: 'full handshakes/s, RSA 2048 mTLS', value: (f) => f.hsRsa?.perS, cost: (f) => f.cpu.hsRsaUs, digits: 0, ratio: 'rate', target: { text: '≥ 0.90×', met: (_v, r) => (r ?? 0) >= 0.9 } },
     { label: '↳ CPU µs per handshake (RSA)', value: (f) => f.cpu.hsRsaUs, digits: 0, ratio: 'cost' },
-    { label: '64 B request/response/s (16 conns)', value: (f) => f.rr?.perS, digits: 0, ratio: 'rate', target: { text: '≥ 0.55×', met: (_v, r) => (r ?? 0) >= 0.55 } },
+    { label: '64 B request/response/s (16 conns)', value: (f) => f.rr?.perS, cost: (f) => f.cpu.rrUs, digits: 0, ratio: 'rate', target: { text: '≥ 0.55×', met: (_v, r) => (r ?? 0) >= 0.55 } },
     { label: '↳ CPU µs per request/response', value: (f) => f.cpu.rrUs, digits: 1, ratio: 'cost' },
     { label: '↳ request/response p50 (ms)', value: (f) => f.rr?.p50Ms, digits: 2, ratio: false },
     { label: '↳ request/response p99 (ms)', value: (f) => f.rr?.p99Ms, digits: 2, ratio: false },
-    { label: `bulk MB/s (${s.bulkBytes}B, 1 conn)`, value: (f) => f.bulk?.MBps, digits: 0, ratio: 'rate', target: { text: '≥ 0.92×', met: (_v, r) => (r ?? 0) >= 0.92 } },
+    { label: `bulk MB/s (${size(s.bulkBytes)}, 1 conn)`, value: (f) => f.bulk?.MBps, cost: (f) => f.cpu.bulkSPerGiB, digits: 0, ratio: 'rate', target: { text: '≥ 0.92×', met: (_v, r) => (r ?? 0) >= 0.92 } },
     { label: '↳ CPU s per GiB', value: (f) => f.cpu.bulkSPerGiB, digits: 2, ratio: 'cost' },
     { label: `KiB per idle connection (${s.idleConns})`, value: (f) => f.idle?.kibPerConn, digits: 1, ratio: false, target: { text: '≤ 40', met: (v) => v <= 40 } },
     { label: 'base RSS (MiB)', value: (f) => (f.idle ? f.idle.baseRssKiB / 1024 : undefined), digits: 1, ratio: false, target: { text: '≤ 40', met: (v) => v <= 40 } },
@@ -38,6 +40,13 @@ function metrics(s: Settings): Metric[] {
     { label: 'handshakes/s, SIGHUP every 1 s', value: (f) => f.reload?.perS, digits: 0, ratio: false },
     { label: '↳ handshake p99 (ms), SIGHUP every 1 s', value: (f) => f.reload?.p99Ms, digits: 1, ratio: false },
   ];
+}
+
+/** loadgen's size syntax ("1G", "256M") as a unit people read ("1 GiB", "256 MiB"). */
+function size(bytes: string): string {
+  const m = /^(\d+)([KMG]?)$/.exec(bytes);
+  if (!m || m[2] === '') return `${bytes} B`;
+  return `${m[1]} ${m[2]}iB`;
 }
 
 export function median(values: readonly number[]): number | undefined {
@@ -110,7 +119,9 @@ export function buildTable(title: string, subjects: readonly Subject[], results:
       row.push(cellText(m, c, s.id === 'direct'));
       spreadRow.push(c.rounds.map((v) => fmt(v, m.digits)).join(' / '));
       if (ourIds.includes(s.id) && m.target && c.median !== undefined) {
-        verdicts.push(`${s.label} · ${m.label.replace(/^↳ /, '')}: ${m.target.met(c.median, c.ratio) ? 'meets' : 'misses'} ${m.target.text}`);
+        const perCore = m.cost ? cell({ label: '', value: m.cost, digits: 0, ratio: 'cost' }, rounds, direct).ratio : undefined;
+        const figures = c.ratio === undefined ? fmt(c.median, m.digits) : `${c.ratio.toFixed(2)}×${perCore === undefined ? '' : `; by CPU time ${perCore.toFixed(2)}×`}`;
+        verdicts.push(`${s.label} · ${m.label.replace(/^↳ /, '')}: ${m.target.met(c.median, c.ratio) ? 'meets' : 'misses'} ${m.target.text} (${figures})`);
       }
     }
     if (withTargets) row.push(m.target?.text ?? '');
@@ -140,6 +151,8 @@ export interface RunFacts {
   readonly order: readonly string[];
   readonly tunnelDescription: string;
   readonly durationS: number;
+  /** 1, 5 and 15-minute load averages when the run ended. */
+  readonly loadAverageAtEnd: string;
   readonly notes: readonly string[];
 }
 
@@ -149,25 +162,29 @@ export function markdownSection(run: RunFacts, tables: readonly Table[]): string
   const parts = [
     `### Latest run: ${run.date.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
-    `Machine: ${m.nproc} CPUs (${m.cpu}), ${m.kernel}, load average at start ${m.loadAverage}. ` +
-      `Node ${m.node} (OpenSSL ${m.nodeOpenssl}); system ${m.systemOpenssl} (stunnel, HAProxy); ${m.go}; ${m.stunnel}; ${m.haproxy}.`,
+    `Machine: ${m.nproc} CPUs (${m.cpu}), ${m.kernel}; load average ${m.loadAverage} at the start, ${run.loadAverageAtEnd} at the end ` +
+      `(above 2, other work shared the cores and the rates are disturbed; the CPU rows less so). ` +
+      `Node ${m.node} (OpenSSL ${m.nodeOpenssl}); stunnel ${m.stunnel} and HAProxy ${m.haproxy} on the system OpenSSL ${m.systemOpenssl}; loadgen built with Go ${m.go}.`,
     '',
-    `Method: ${run.rounds} rounds in the order ${run.order.join(' → ')}, each subject pinned to core 1 (\`taskset -c 1\`), ` +
-      `loadgen and backends on core 0. Each round starts three fresh processes per subject: ECDSA P-256 towards the echo backend ` +
-      `(base RSS, ${s.idleConns} idle connections held ${s.idleHoldSeconds} s, then ${s.seconds} s of full handshakes with 16 workers, ` +
-      `${s.seconds} s of 64-byte request/response on 16 connections, ${s.reloadSeconds} s of handshakes with SIGHUP every second), ` +
-      `RSA 2048 towards the echo (${s.seconds} s of handshakes) and ECDSA towards the sink (${s.bulkBytes}B upload on one connection); ` +
-      `each load follows a ${s.warmSeconds} s warm-up. Figures are medians over rounds; ratios are medians of per-round ratios to the ` +
-      `direct TLS echo (loadgen's Go TLS server on core 1, no tunnel). KiB per idle connection = (VmRSS while held − VmRSS before) / ` +
-      `connections. CPU rows: user + system time of the subject process (all threads, /proc/PID/stat) per unit of work during ` +
-      `the load; their ratio is direct ÷ subject, the per-core efficiency, which other load on the machine disturbs less than ` +
-      `the rates. Bulk: the plain sink shares the load core with loadgen, so a tunnel's bulk rate can be bound by that core ` +
+    `Method: ${run.rounds} rounds over ${run.order.join(', ')}; every subject pinned to core 1 (\`taskset -c 1\`), ` +
+      `loadgen and the backends on core 0. A round has three phases, each with a fresh process per subject: ECDSA P-256 towards ` +
+      `the echo backend (base RSS; ${s.idleConns} idle connections held ${s.idleHoldSeconds} s; ${s.seconds} s of full mTLS handshakes, ` +
+      `16 workers, no resumption; ${s.seconds} s of 64-byte request/response on 16 connections; ${s.reloadSeconds} s of handshakes with ` +
+      `SIGHUP every second), RSA 2048 towards the echo (${s.seconds} s of handshakes) and ECDSA towards the sink (${size(s.bulkBytes)} ` +
+      `upload on one connection). Within a phase each load runs on the subjects in turn (A B C …), after a ${s.warmSeconds} s warm-up. ` +
+      `Figures are medians over rounds; ratios are medians of the per-round ratios to the direct TLS echo (loadgen's Go TLS ` +
+      `server on core 1, no tunnel). KiB per idle connection = (VmRSS while held − VmRSS before) / connections. CPU rows: user + ` +
+      `system time of the subject process (all threads, /proc/PID/stat) per unit of work during the load; their ratio is direct ÷ ` +
+      `subject, the per-core efficiency, which other load on the machine disturbs less than the rates. Bulk: the plain sink shares ` +
+      `the load core with loadgen, so a tunnel's bulk rate can be bound by that core ` +
       `(compare the CPU rows). Our tunnel: ${run.tunnelDescription}. Whole run: ${Math.round(run.durationS)} s.`,
     '',
   ];
   for (const t of tables) {
     parts.push(`#### ${t.title}`, '', markdownTable(t), '');
     if (t.verdicts.length > 0) parts.push(...t.verdicts.map((v) => `- ${v}`), '');
+    const everyRound = { ...t, headings: t.headings.slice(0, t.spread[0]?.length ?? 0), rows: t.spread };
+    parts.push('<details><summary>Every round (the spread behind the medians)</summary>', '', markdownTable(everyRound), '', '</details>', '');
   }
   if (run.notes.length > 0) parts.push('Notes:', '', ...run.notes.map((n) => `- ${n}`), '');
   return parts.join('\n');

@@ -1,19 +1,20 @@
 // npm run bench: our tunnel against stunnel, HAProxy and a direct TLS echo, per core, in
 // alternating rounds; prints medians and ratios and writes docs/performance.md. See bench/README.md.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildLoadgen, Loadgen } from './loadgen.ts';
-import { machineFacts } from './machine.ts';
+import { loadAverage, machineFacts } from './machine.ts';
 import { Backends, RoundRunner, type CertDirs, type RoundFigures } from './measure.ts';
-import { COMPILED_DIR, HELP, readOptions } from './options.ts';
+import { BUILD_ROOT, COMPILED_DIR, HELP, readOptions } from './options.ts';
 import { killAll } from './processes.ts';
 import { buildTable, markdownSection, textTable, writeDocs, type Table } from './report.ts';
 import { allSubjects, type Subject } from './subjects.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const KIT = resolve(ROOT, '../shared/bench');
+/** The benchmark kit (loadgen source, mkcerts.sh, peer scripts) shared by the projects on this machine. */
+const KIT = resolve(process.env.BENCH_KIT || join(ROOT, '..', 'shared', 'bench'));
 const OUT = join(ROOT, 'bench', 'out');
 const TUNNEL_CORE = 1;
 const LOAD_CORE = 0;
@@ -26,13 +27,20 @@ function makeCerts(): CertDirs {
 }
 
 /**
- * Compiles src/ with the project's tsc into bench/out/dist, so the bench measures the JavaScript
- * that bin/ghostunnel runs (type stripping alone costs ~30 MB of RSS). tsc emits even when another
- * change in the tree does not type-check yet; the errors are shown, not fatal.
+ * Compiles src/ with the project's tsc into bench/out/build/dist, so the bench measures the
+ * JavaScript that bin/ghostunnel runs (type stripping alone costs ~30 MB of RSS). The build root
+ * mirrors the package (package.json, proto/ beside dist/) for the files the code reads relative to
+ * itself. tsc emits even when another change in the tree does not type-check yet; the errors are
+ * shown, not fatal.
  */
 function compileTunnel(): void {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  rmSync(join(ROOT, COMPILED_DIR), { recursive: true, force: true });
+  const buildRoot = join(ROOT, BUILD_ROOT);
+  rmSync(buildRoot, { recursive: true, force: true });
+  mkdirSync(buildRoot, { recursive: true });
+  for (const entry of ['package.json', 'proto']) {
+    if (existsSync(join(ROOT, entry))) symlinkSync(join(ROOT, entry), join(buildRoot, entry));
+  }
   try {
     execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json'), '--outDir', join(ROOT, COMPILED_DIR)], { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
@@ -60,6 +68,7 @@ async function main(): Promise<void> {
     return;
   }
   if (availableParallelism() < 2) throw new Error('the bench pins the tunnel and the load generator to separate cores: it needs at least 2 CPUs');
+  if (!existsSync(join(KIT, 'loadgen', 'main.go'))) throw new Error(`no benchmark kit at ${KIT} (loadgen/, mkcerts.sh, peers/): set BENCH_KIT to its directory`);
   const options = readOptions(ROOT);
   const started = Date.now();
   const date = new Date();
@@ -82,13 +91,15 @@ async function main(): Promise<void> {
   const problems: string[] = [];
   try {
     for (let round = 1; round <= options.rounds; round++) {
+      const t0 = Date.now();
+      const figuresOf = await runner.run(subjects, round);
+      console.log(`round ${round}/${options.rounds} [${((Date.now() - t0) / 1000).toFixed(0)} s]`);
       for (const subject of subjects) {
-        const t0 = Date.now();
-        const figures = await runner.run(subject, round);
+        const figures = figuresOf.get(subject.id)!;
         results.get(subject.id)!.push(figures);
-        console.log(`round ${round}/${options.rounds} ${subject.label.padEnd(24)} ${summary(figures)} [${((Date.now() - t0) / 1000).toFixed(0)} s]`);
+        console.log(`  ${subject.label.padEnd(24)} ${summary(figures)}`);
         for (const p of figures.problems) {
-          console.log(`  ! ${p}`);
+          console.log(`    ! ${p}`);
           problems.push(`round ${round}, ${subject.label}: ${p}`);
         }
       }
@@ -97,7 +108,7 @@ async function main(): Promise<void> {
     await backends.stopAll();
   }
 
-  const ours = ['tunnel', 'tunnel-client', ...options.alternatives.map((_, i) => `alt${i + 1}`)];
+  const ours = ['tunnel', 'tunnel-client'];
   const server = subjects.filter((s) => s.mode === 'server');
   const client: Subject[] = subjects.filter((s) => s.mode === 'client');
   const tables: Table[] = [buildTable('Server mode (TLS in, plain out)', server, results, options.settings, ours)];
@@ -118,7 +129,7 @@ async function main(): Promise<void> {
   ];
   const entry = options.compile ? `${COMPILED_DIR}/main.js (src/ compiled by tsc, as bin/ghostunnel runs it)` : options.tunnel.entry.replace(`${ROOT}/`, '');
   const tunnelDescription = `node ${[...options.tunnel.nodeArgs, entry].join(' ')}, flags ${['--allow-all', ...options.tunnel.tunnelArgs].join(' ')}; log lines to /dev/null`;
-  const section = markdownSection({ date, machine, settings: options.settings, rounds: options.rounds, order: subjects.map((s) => s.label), tunnelDescription, durationS: (Date.now() - started) / 1000, notes }, tables);
+  const section = markdownSection({ date, machine, settings: options.settings, rounds: options.rounds, order: subjects.map((s) => s.label), tunnelDescription, durationS: (Date.now() - started) / 1000, loadAverageAtEnd: loadAverage(), notes }, tables);
   writeFileSync(join(OUT, `report-${stamp}.md`), section);
   writeFileSync(join(OUT, `results-${stamp}.json`), JSON.stringify({ date, machine, options, results: Object.fromEntries(results) }, null, 2));
   if (options.writeDocs) {

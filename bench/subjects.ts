@@ -26,6 +26,8 @@ export interface Subject {
   readonly dial: 'tls' | 'plain';
   /** The signal that reloads its certificates in place; undefined when it has no in-place reload. */
   readonly reloadSignal: NodeJS.Signals | undefined;
+  /** Environment variables it runs with, beyond the bench's own. */
+  readonly env: Readonly<Record<string, string>>;
   command(req: StartRequest): readonly string[];
 }
 
@@ -35,6 +37,8 @@ export interface TunnelBuild {
   readonly entry: string;
   readonly nodeArgs: readonly string[];
   readonly tunnelArgs: readonly string[];
+  /** Extra environment variables (e.g. the switch of an experiment in a scratch copy). */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 const HERE = import.meta.dirname;
@@ -52,6 +56,7 @@ export function directEcho(loadgen: string): Subject {
     backend: 'none',
     dial: 'tls',
     reloadSignal: undefined,
+    env: {},
     command: (req) => [loadgen, req.service, '-listen', `127.0.0.1:${req.port}`, '-tls', `${join(req.certDir, 'server.crt')},${join(req.certDir, 'server.key')}`, '-ca', join(req.certDir, 'ca.crt')],
   };
 }
@@ -64,6 +69,7 @@ export function tunnelServer(build: TunnelBuild, id: string): Subject {
     backend: 'plain',
     dial: 'tls',
     reloadSignal: 'SIGHUP',
+    env: build.env,
     command: (req) => [
       process.execPath,
       ...build.nodeArgs,
@@ -93,6 +99,7 @@ export function tunnelClient(build: TunnelBuild, id: string): Subject {
     backend: 'tls',
     dial: 'plain',
     reloadSignal: 'SIGHUP',
+    env: build.env,
     command: (req) => [
       process.execPath,
       ...build.nodeArgs,
@@ -122,6 +129,7 @@ function peer(id: string, label: string, mode: 'server' | 'client', script: stri
     backend: mode === 'server' ? 'plain' : 'tls',
     dial: mode === 'server' ? 'tls' : 'plain',
     reloadSignal,
+    env: {},
     command: (req) => ['bash', script, `127.0.0.1:${req.port}`, target(req), req.certDir],
   };
 }

@@ -1,14 +1,12 @@
-import { lookup } from 'node:dns/promises';
 import type { Socket } from 'node:net';
-import { compileAccessRules, type AccessPolicy } from './auth/access-policy.ts';
-import { anyOf } from './auth/any-of.ts';
-import { OpaPolicy } from './auth/opa/opa-policy.ts';
-import { spkiPinPolicy } from './auth/spki-pin.ts';
-import { svidPolicy } from './auth/svid-peer.ts';
 import { StartupError } from './cli/errors.ts';
-import type { AccessRules, Config, SpkiPin } from './config/types.ts';
+import type { ParsedArgs } from './cli/parse.ts';
+import type { ConfigFollower } from './config/config-follower.ts';
+import type { ConfigSource } from './config/config-source.ts';
+import type { Config } from './config/types.ts';
 import { startCertificateService, type CertificateService } from './credentials/certificate-service.ts';
 import { CredentialError } from './credentials/identity.ts';
+import { keyFileModeWarnings } from './credentials/key-file-mode.ts';
 import { CredentialStore, type PushedCredentials } from './credentials/store.ts';
 import { drain } from './lifecycle/drain.ts';
 import { ServiceNotifier } from './lifecycle/sd-notify.ts';
@@ -17,68 +15,22 @@ import { predecessorPid, reportReadyToPredecessor, startSuccessor, successorComm
 import type { Log } from './log/logger.ts';
 import { listen } from './net/listen.ts';
 import type { Listener } from './net/listener.ts';
-import { targetDialer } from './net/target-dialer.ts';
 import { AutoReload, credentialPaths } from './reload/auto-reload.ts';
 import { Reloader, subjectLine, type ReloadOutcome, type ReloadTrigger } from './reload/reloader.ts';
+import { combinedPolicy, flagPolicy, loadOpaPolicy, policySource } from './runtime/access-control.ts';
+import { ConfigurationReload, type ConfigChange } from './runtime/configuration-reload.ts';
+import { checkTargetResolves, type Generation } from './runtime/generation.ts';
+import { reauthorize } from './runtime/reauthorize.ts';
 import { AcmeChallengeFilter } from './tunnel/acme-challenge-filter.ts';
 import { NO_EVENTS, type TunnelEvents } from './tunnel/events.ts';
 import { ClientTunnel } from './tunnel/client-tunnel.ts';
+import { OpenConnections } from './tunnel/open-connections.ts';
+import { clientRuntime, serverRuntime } from './tunnel/runtime-settings.ts';
 import { ServerTunnel } from './tunnel/server-tunnel.ts';
 import { ConnectionTracker } from './tunnel/tracker.ts';
 
 /** The daemon's phase, as /_status reports it ("message"). */
 export type Phase = 'initializing' | 'listening' | 'reloading' | 'stopping';
-
-/** Server mode: the --allow-* rules on clients. Client mode: the --verify-* rules on the server. */
-function accessRules(config: Config): AccessRules | undefined {
-  return config.client !== undefined ? config.client.verify : config.clientAuth.kind === 'rules' ? config.clientAuth.rules : undefined;
-}
-
-/** --allow-spki-pin / --verify-spki-pin: exclusive with every other rule (spec §2.7). */
-function spkiPins(config: Config): readonly SpkiPin[] | undefined {
-  return config.client !== undefined ? config.client.pins : config.clientAuth.kind === 'pins' ? config.clientAuth.pins : undefined;
-}
-
-function accessPolicy(config: Config): AccessPolicy | undefined {
-  const pins = spkiPins(config);
-  if (pins !== undefined) return spkiPinPolicy(pins);
-  const rules = accessRules(config);
-  if (rules === undefined) return undefined;
-  try {
-    return compileAccessRules(rules);
-  } catch (err) {
-    throw new StartupError(`invalid access control pattern: ${(err as Error).message}`);
-  }
-}
-
-/** --allow-policy / --verify-policy, loaded after the credentials as in Ghostunnel (spec §1.7 step 6). */
-async function opaPolicy(config: Config, log: Log): Promise<OpaPolicy | undefined> {
-  const source = accessRules(config)?.policy;
-  if (source === undefined) return undefined;
-  try {
-    return await OpaPolicy.load(source, { timeoutMs: config.timeouts.connectMs, log });
-  } catch (err) {
-    throw new StartupError(`Invalid rego policy or query: ${(err as Error).message}`);
-  }
-}
-
-async function checkTargetResolves(config: Config): Promise<void> {
-  if (config.skipResolve || config.target.kind !== 'tcp') return;
-  try {
-    await lookup(config.target.host);
-  } catch (err) {
-    throw new StartupError(`unable to resolve --target ${config.target.text}: ${(err as Error).message}`);
-  }
-}
-
-/**
- * --use-workload-api: peers must present an X.509-SVID, then the rules (and OPA) decide. Server
- * mode without rules (--disable-authentication) requests no client certificate at all.
- */
-function withSvidCheck(config: Config, policy: AccessPolicy | undefined): AccessPolicy | undefined {
-  if (config.workloadApi === undefined || (config.client === undefined && policy === undefined)) return policy;
-  return svidPolicy(policy);
-}
 
 /** The SPIFFE Workload API or ACME, when the identity comes from there (spec §2.3). */
 async function certificateService(config: Config, log: Log): Promise<CertificateService | undefined> {
@@ -109,11 +61,12 @@ interface Tunnel {
  * metrics and service-manager integration read its state; they never reach into the tunnel.
  */
 export class Daemon {
-  readonly config: Config;
   readonly log: Log;
   readonly store: CredentialStore;
   readonly reloader: Reloader;
   readonly tracker = new ConnectionTracker();
+  /** Piping connections with a peer certificate, checked again by --reauthorize-open-connections. */
+  readonly connections = new OpenConnections();
   /** Every listening socket (tunnel, status): drained together, handed over together. */
   readonly listeners: Listener[] = [];
   #phase: Phase = 'initializing';
@@ -122,56 +75,82 @@ export class Daemon {
   #upgrading = false;
   #exit: Promise<number> | undefined;
   #resolveExit!: (code: number) => void;
+  #markListening!: () => void;
+  /** Resolves once the tunnel accepts connections (its listener is in `listeners` then). */
+  readonly listening = new Promise<void>((resolve) => (this.#markListening = resolve));
   #timer: NodeJS.Timeout | undefined;
   #autoReload: AutoReload | undefined;
+  /** Restarts of the file watching, one after the other. */
+  #autoReloadTurn: Promise<void> = Promise.resolve();
   readonly #extraWatched: string[] = [];
   readonly #tunnel: Tunnel;
-  #opa: OpaPolicy | undefined;
+  /** The configuration in use and what was built from it; a --config reload replaces it. */
+  #generation: Generation;
+  /** Hands a new generation's settings to the tunnel: one assignment, read once per connection. */
+  readonly #publishRuntime: (generation: Generation) => void;
+  readonly #configuration: ConfigurationReload | undefined;
+  readonly #followers: ConfigFollower[] = [];
+  #relimit: (() => void) | undefined;
   readonly #service: CertificateService | undefined;
 
-  private constructor(config: Config, log: Log, store: CredentialStore, policy: AccessPolicy | undefined, events: TunnelEvents, service?: CertificateService) {
-    this.config = config;
+  private constructor(generation: Generation, log: Log, store: CredentialStore, events: TunnelEvents, service?: CertificateService, source?: ConfigSource) {
+    const { config } = generation;
+    this.#generation = generation;
     this.log = log;
     this.store = store;
-    this.reloader = new Reloader(store, log);
+    this.#configuration =
+      source?.path === undefined
+        ? undefined
+        : new ConfigurationReload({ source, log, current: () => this.#generation, followers: () => this.#followers, apply: (next, change) => this.#apply(next, change) });
+    this.reloader = new Reloader(store, log, { configuration: this.#configuration });
     this.#notifier = new ServiceNotifier(log);
     this.#events = events;
-    const tracker = this.tracker;
-    this.#tunnel =
-      config.client === undefined
-        ? new ServerTunnel({ config, store, policy, log, tracker, events })
-        : new ClientTunnel({
-            config,
-            store,
-            // chainAndName is false only for pin-only checking (--verify-spki-pin), spec §2.6.
-            // With the Workload API the SVID is verified, not the name (spec §2.6).
-            verification: { serverName: config.client.serverName, chainAndName: spkiPins(config) === undefined, skipName: config.workloadApi !== undefined, policy },
-            dialer: targetDialer(config.client.proxy),
-            log,
-            tracker,
-            events,
-          });
+    const { tracker, connections } = this;
+    if (config.client === undefined) {
+      const settings = { current: serverRuntime(config, generation.policy) };
+      this.#publishRuntime = (g) => (settings.current = serverRuntime(g.config, g.policy));
+      this.#tunnel = new ServerTunnel({ store, settings, connections, log, tracker, events });
+    } else {
+      const settings = { current: clientRuntime(config, generation.policy) };
+      this.#publishRuntime = (g) => (settings.current = clientRuntime(g.config, g.policy));
+      this.#tunnel = new ClientTunnel({ listen: config.listen.text, store, settings, connections, log, tracker, events });
+    }
     this.#service = service;
     // --auto-acme-cert: TLS-ALPN-01 validations are answered before the tunnel sees the connection.
     if (service?.challenges !== undefined) this.#tunnel = new AcmeChallengeFilter(this.#tunnel, service.challenges, log, config.timeouts.connectMs);
   }
 
-  /** Validates what needs I/O (target name, credentials, patterns); nothing is bound yet. */
-  static async create(config: Config, log: Log, events: TunnelEvents = NO_EVENTS): Promise<Daemon> {
-    const policy = accessPolicy(config);
+  /**
+   * Validates what needs I/O (target name, credentials, patterns); nothing is bound yet. With
+   * `reconfigurable` (a --config file), every reload reads the file again and applies its changes.
+   */
+  static async create(config: Config, log: Log, events: TunnelEvents = NO_EVENTS, reconfigurable?: { source: ConfigSource; args: ParsedArgs }): Promise<Daemon> {
+    const flags = flagPolicy(config);
     await checkTargetResolves(config);
     const service = await certificateService(config, log);
     const store = loadStore(config, service?.initial);
     const leaf = store.current.identity?.leaf;
     if (leaf) log.info(`loaded certificate: ${subjectLine(leaf.subject)}`, { serial: leaf.serialNumber, not_after: leaf.validToDate.toISOString() });
     for (const warning of store.current.warnings) log.warn(`warning: ${warning}`);
-    const opa = await opaPolicy(config, log);
-    const daemon = new Daemon(config, log, store, withSvidCheck(config, opa && policy ? anyOf([policy, opa]) : policy), events, service);
-    if (opa !== undefined) {
-      daemon.#opa = opa;
-      daemon.watchPaths([accessRules(config)!.policy!.bundle]);
-    }
+    for (const warning of keyFileModeWarnings(config.credentials)) log.warn(`warning: ${warning}`);
+    const source = policySource(config);
+    const opa = source === undefined ? undefined : await loadOpaPolicy(source, config, log);
+    const generation: Generation = { config, args: reconfigurable?.args, policy: combinedPolicy(config, flags, opa), opa };
+    const daemon = new Daemon(generation, log, store, events, service, reconfigurable?.source);
+    if (source !== undefined) daemon.watchPaths([source.bundle]);
+    const file = reconfigurable?.source.path;
+    if (file !== undefined) daemon.watchPaths([file]);
     return daemon;
+  }
+
+  /** The configuration in use: the one at start, or the last one a --config reload applied. */
+  get config(): Config {
+    return this.#generation.config;
+  }
+
+  /** With --config: the file's changes that wait for a restart (none: empty). undefined without --config. */
+  get restartPending(): readonly string[] | undefined {
+    return this.#configuration?.restartPending;
   }
 
   get phase(): Phase {
@@ -180,8 +159,63 @@ export class Daemon {
 
   /** More files whose change reloads (with --auto-reload or --auto-reload-interval), e.g. policy bundles. */
   watchPaths(paths: readonly string[]): void {
-    this.#extraWatched.push(...paths);
-    this.#autoReload?.add(paths);
+    const added = paths.filter((p) => !this.#extraWatched.includes(p));
+    this.#extraWatched.push(...added);
+    if (added.length > 0) this.#autoReload?.add(added);
+  }
+
+  /** Follows the configuration through --config reloads: checked with every candidate, applied with it. */
+  follow(follower: ConfigFollower): void {
+    this.#followers.push(follower);
+  }
+
+  /** Makes a reloaded configuration current (from within the reload attempt, after the credentials). */
+  #apply(next: Generation, change: ConfigChange): void {
+    const previous = this.#generation;
+    this.#generation = next;
+    this.#publishRuntime(next);
+    const { config } = next;
+    const old = previous.opa;
+    // Evaluations already under way finish with the old policy: it goes once they have timed out at the latest.
+    if (old !== undefined && old !== next.opa) setTimeout(() => void old.close(), previous.config.timeouts.connectMs).unref();
+    const bundle = policySource(config)?.bundle;
+    this.watchPaths([...credentialPaths(config.credentials), ...(bundle === undefined ? [] : [bundle])]);
+    const changed = new Set(change.changed);
+    if (changed.has('timed-reload')) this.#startTimer();
+    if (changed.has('auto-reload') || changed.has('auto-reload-interval')) void this.#startAutoReload();
+    if (changed.has('max-concurrent-conns')) this.#relimit?.();
+    if (change.accessChanged && config.reauthorizeOpenConnections) void reauthorize(this.connections, next.policy, this.log);
+  }
+
+  /** --timed-reload, (re)started with the current interval. */
+  #startTimer(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#phase !== 'listening' || this.config.timedReloadMs <= 0) return;
+    this.#timer = setInterval(() => this.reload('timer'), this.config.timedReloadMs);
+  }
+
+  /** --auto-reload and --auto-reload-interval, (re)started with the current settings and files. */
+  #startAutoReload(): Promise<void> {
+    const restart = (): Promise<void> => this.#restartAutoReload();
+    this.#autoReloadTurn = this.#autoReloadTurn.then(restart, restart);
+    return this.#autoReloadTurn;
+  }
+
+  async #restartAutoReload(): Promise<void> {
+    const previous = this.#autoReload;
+    this.#autoReload = undefined;
+    await previous?.close();
+    const { autoReload } = this.config;
+    if (this.#phase !== 'listening' || !(autoReload.watch || autoReload.pollMs > 0)) return;
+    const next = new AutoReload({
+      settings: autoReload,
+      paths: [...credentialPaths(this.config.credentials), ...this.#extraWatched],
+      log: this.log,
+      reload: (t) => void this.reload(t),
+    });
+    this.#autoReload = next;
+    await next.start();
   }
 
   /** Binds the listener and starts serving; resolves with the exit code after the drain. */
@@ -208,21 +242,13 @@ export class Daemon {
       target: this.config.target.text,
       ...(from === undefined ? {} : { taken_over_from: from }),
     });
-    if (this.config.timedReloadMs > 0) this.#timer = setInterval(() => this.reload('timer'), this.config.timedReloadMs);
     this.#phase = 'listening';
+    this.#startTimer();
+    this.#markListening();
     reportReadyToPredecessor();
     this.#notifier.ready(this.#statusLine('listening'), from === undefined ? undefined : process.pid);
     this.#notifier.startWatchdog();
-    const { autoReload } = this.config;
-    if (autoReload.watch || autoReload.pollMs > 0) {
-      this.#autoReload = new AutoReload({
-        settings: autoReload,
-        paths: [...credentialPaths(this.config.credentials), ...this.#extraWatched],
-        log: this.log,
-        reload: (t) => void this.reload(t),
-      });
-      await this.#autoReload.start();
-    }
+    await this.#startAutoReload();
     return this.#exit;
   }
 
@@ -239,7 +265,7 @@ export class Daemon {
     try {
       const outcome = await this.reloader.reload(trigger);
       // Ghostunnel reloads the OPA policy with the credentials, after them; a broken one is logged and kept.
-      await this.#opa?.reload();
+      await this.#generation.opa?.reload();
       return outcome;
     } finally {
       if (!this.#stopping()) this.#notifier.ready(this.#statusLine('listening'));
@@ -274,11 +300,19 @@ export class Daemon {
     else listener.start();
   }
 
-  /** --max-concurrent-conns: when full, stop accepting; new connections wait in the kernel backlog. */
+  /**
+   * --max-concurrent-conns: when full, stop accepting; new connections wait in the kernel backlog.
+   * With --config the limit can change at a reload, so it is looked up at every change.
+   */
   #limitConnections(listener: Listener): void {
-    const max = this.config.lifecycle.maxConcurrentConns;
-    if (max <= 0) return;
-    this.tracker.onChange((open) => (open >= max ? listener.pause('full') : listener.resume('full')));
+    if (this.config.lifecycle.maxConcurrentConns <= 0 && this.#configuration === undefined) return;
+    const limit = (open: number): void => {
+      const max = this.config.lifecycle.maxConcurrentConns;
+      if (max > 0 && open >= max) listener.pause('full');
+      else listener.resume('full');
+    };
+    this.tracker.onChange(limit);
+    this.#relimit = () => limit(this.tracker.open);
   }
 
   /** A method, not a field read, so that TypeScript does not carry a narrowing across an await. */

@@ -1,16 +1,16 @@
 import { StartupError, UsageError } from './cli/errors.ts';
 import { parseArgs } from './cli/parse.ts';
 import { buildConfig, checkParseRules, logSettings } from './config/build.ts';
-import { Daemon } from './daemon.ts';
-import { prepareQuickstart } from './quickstart/quickstart.ts';
-import { createLog, type Log } from './log/logger.ts';
-import { SyslogDestination } from './log/syslog.ts';
-import { resolveGraphite } from './status/metrics-push.ts';
-import { reloadRoute } from './status/reload-route.ts';
-import { metricsWanted, startStatusAndMetrics } from './status/start.ts';
-import { TunnelMetrics } from './status/tunnel-metrics.ts';
+import { ConfigSource, located } from './config/config-source.ts';
+import { enterSandbox } from './sandbox/sandbox.ts';
+import type { Quickstart } from './quickstart/quickstart.ts';
+import type { Log } from './log/logger.ts';
+import type { SyslogDestination } from './log/syslog.ts';
 
-function syslogDestination(): SyslogDestination {
+// Everything past validation is imported when it is needed: a process that stops at a usage error,
+// or re-executes itself into the sandbox, does not load the daemon first.
+async function syslogDestination(): Promise<SyslogDestination> {
+  const { SyslogDestination } = await import('./log/syslog.ts');
   try {
     return new SyslogDestination();
   } catch (err) {
@@ -29,20 +29,56 @@ export async function main(argv: readonly string[]): Promise<void> {
   let log: Log | undefined;
   try {
     let outcome = parseArgs(argv);
-    if (outcome.kind === 'quickstart') outcome = parseArgs(await prepareQuickstart(outcome.request, (s) => process.stdout.write(s)));
+    let quickstart: Quickstart | undefined;
+    if (outcome.kind === 'quickstart') {
+      const { prepareQuickstart } = await import('./quickstart/quickstart.ts');
+      quickstart = await prepareQuickstart(outcome.request, (s) => process.stdout.write(s));
+      outcome = parseArgs(quickstart.argv);
+    }
     if (outcome.kind !== 'run') exit(outcome.kind === 'exit' ? outcome.code : 1);
-    const { args } = outcome;
-    checkParseRules(args);
+    // Flags on the command line (and their environment variables) over the --config file.
+    const source = new ConfigSource(outcome.commandLine);
+    const loaded = await source.load();
+    const { args } = loaded;
+    located(loaded, () => checkParseRules(args));
+    if (outcome.commandLine.check) {
+      const { checkConfiguration } = await import('./check.ts');
+      await checkConfiguration(source, loaded, (s) => process.stdout.write(s));
+      exit(0);
+    }
+    // Validated: from here on the process runs sandboxed (re-executed in place), unless disabled.
+    const sandbox = enterSandbox({
+      disabled: args.values.get('disable-landlock') === true || quickstart !== undefined,
+      configure: () => located(loaded, () => buildConfig(args)),
+      extra: { configFile: source.path, argsFiles: argv.filter((a) => a.startsWith('@') && a.length > 1).map((a) => a.slice(1)) },
+    });
     const logging = logSettings(args);
-    log = createLog(logging.quiet, logging.syslog ? syslogDestination() : undefined);
-    log.info(`starting ghostunnel in ${args.mode} mode`, { mode: args.mode });
-    const config = buildConfig(args);
-    const graphite = config.metrics.graphite ? await resolveGraphite(config.metrics.graphite) : undefined;
-    const metrics = metricsWanted(config) ? new TunnelMetrics() : undefined;
-    const daemon = await Daemon.create(config, log, metrics);
+    const [{ createLog }, { Daemon }, { resolveGraphite }, { reloadRoute }, { metricsWanted, startStatusAndMetrics }, { TunnelMetrics }] = await Promise.all([
+      import('./log/logger.ts'),
+      import('./daemon.ts'),
+      import('./status/metrics-push.ts'),
+      import('./status/reload-route.ts'),
+      import('./status/start.ts'),
+      import('./status/tunnel-metrics.ts'),
+    ]);
+    const daemonLog = createLog(logging.quiet, logging.syslog ? await syslogDestination() : undefined);
+    log = daemonLog;
+    log.info(`starting ghostunnel in ${args.mode} mode`, { mode: args.mode, ...(source.path === undefined ? {} : { config: source.path }) });
+    if (sandbox.warning) log.warn(`warning: ${sandbox.warning}`);
+    const config = located(loaded, () => buildConfig(args));
+    const graphite = config.metrics.graphite ? await located(loaded, () => resolveGraphite(config.metrics.graphite!)) : undefined;
+    // With --config a reload may turn metrics sinks on, so the counters run from the start.
+    const metrics = metricsWanted(config) || source.path !== undefined ? new TunnelMetrics() : undefined;
+    const daemon = await Daemon.create(config, log, metrics, source.path === undefined ? undefined : { source, args });
+    daemon.follow({ prepare: async (next) => () => daemonLog.setQuiet(next.quiet) });
     const routes = config.enableReload ? [reloadRoute((trigger) => daemon.reload(trigger))] : [];
     if (metrics) await startStatusAndMetrics(daemon, { metrics, graphite, routes });
-    exit(await daemon.run(), log);
+    const running = daemon.run();
+    if (quickstart) {
+      const { quickstartAddresses } = await import('./quickstart/quickstart.ts');
+      void daemon.listening.then(() => process.stdout.write(quickstart.instructions(quickstartAddresses(daemon.listeners))));
+    }
+    exit(await running, log);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`${prog}: error: ${err.message}, try --help\n`);

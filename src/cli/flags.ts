@@ -24,7 +24,10 @@ export interface FlagSpec {
   /** Hidden alternative names that set the same value (kingpin aliases). */
   readonly aliases?: readonly string[];
   readonly status: FlagStatus;
-  /** Extra words for the migration guide when behaviour differs from Ghostunnel. */
+  /**
+   * Extra words for the migration guide (docs/migration.md, `npm run docs`) when behaviour differs
+   * from Ghostunnel. A flag Ghostunnel does not have starts its note with "Extension:".
+   */
   readonly note?: string;
 }
 
@@ -65,11 +68,19 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'pkcs11-pin', kind: 'string', scopes: G, placeholder: 'PIN', env: 'PKCS11_PIN', status: 'implemented',
     help: 'PKCS#11 token PIN (the PKCS11_PIN variable keeps it out of the process list).' },
 
+  // Configuration file
+  { name: 'config', kind: 'string', scopes: G, placeholder: 'FILE', status: 'implemented',
+    help: 'Read flags from this YAML or JSON file (keys are long flag names, plus mode: server|client); the command line and environment override it. Re-read at every reload.',
+    note: 'Extension: not in Ghostunnel. See docs/configuration.md.' },
+  { name: 'reauthorize-open-connections', kind: 'bool', scopes: G, status: 'implemented',
+    help: 'When a reload changes the access rules, check open connections against the new rules and close those no longer allowed.',
+    note: 'Extension: not in Ghostunnel, which never touches open connections (the default here too). See docs/configuration.md.' },
+
   // Reload and timeouts
   { name: 'timed-reload', kind: 'duration', scopes: G, placeholder: 'DURATION', default: '0', status: 'implemented',
     help: 'Reload credentials every interval (0: off).', note: 'Rotates only when the files changed: an unchanged reload is logged as such (Ghostunnel reloads unconditionally).' },
   { name: 'auto-reload', kind: 'bool', scopes: G, status: 'implemented',
-    help: 'Reload as soon as a credential file (--keystore, --cert, --key, --cacert, policy bundles) changes on disk; follows symlink swaps (Kubernetes Secrets, certbot).',
+    help: 'Reload as soon as a credential file (--keystore, --cert, --key, --cacert, policy bundles) or the --config file changes on disk; follows symlink swaps (Kubernetes Secrets, certbot).',
     note: 'Extension: not in Ghostunnel.' },
   { name: 'auto-reload-interval', kind: 'duration', scopes: G, placeholder: 'DURATION', default: '0', status: 'implemented',
     help: 'Check the credential files every interval by modification time and content hash, for file systems without change events (0: off).',
@@ -120,7 +131,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'eventlog', kind: 'bool', scopes: G, status: 'platform',
     help: 'Log to the Windows Event Log (Windows builds of Ghostunnel only).' },
   { name: 'disable-landlock', kind: 'bool', scopes: G, status: 'implemented',
-    help: 'Turn off the file-system sandbox.', note: 'Accepted; the sandbox is not yet built, so it is off either way.' },
+    help: 'Turn off the sandbox (Node.js permission model: reads only of the code, credential, policy and configuration files and their directories).',
+    note: "The sandbox is Node.js's permission model in place of Landlock: the process re-executes itself under --permission after validating its flags. Off with --pkcs11-module, as in Ghostunnel. See docs/sandbox.md." },
   { name: 'use-landlock', kind: 'bool', scopes: G, hidden: true, status: 'implemented',
     help: 'Deprecated no-op.' },
 

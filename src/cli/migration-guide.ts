@@ -92,8 +92,9 @@ export function migrationGuide(): string {
     '  also works here.',
     '- Metrics: every Ghostunnel series keeps its name; Go runtime series are replaced by Node.js ones',
     '  ([metrics.md](metrics.md)).',
-    '- Landlock is not applied (`--disable-landlock` is accepted); use the service manager\'s sandbox',
-    '  ([systemd.md](systemd.md)).',
+    '- The sandbox is Node.js\'s permission model instead of Landlock, on by default and off with',
+    '  `--disable-landlock` (and with `--pkcs11-module`, as in Ghostunnel): reads only of the code, the',
+    '  credential, policy and configuration files and their directories ([sandbox.md](sandbox.md)).',
     '',
   ];
   for (const [title, rows] of sections) lines.push(`## ${title}`, '', ...table(rows), '');

@@ -3,6 +3,7 @@ import { expandArgsFiles } from './argsfile.ts';
 import { parseDuration } from './duration.ts';
 import { UsageError } from './errors.ts';
 import { FLAGS, type FlagScope, type FlagSpec } from './flags.ts';
+import { manPage } from './man-page.ts';
 import { versionLine } from '../version.ts';
 
 export type Mode = 'server' | 'client';
@@ -25,8 +26,20 @@ export interface QuickstartRequest {
   readonly status: string;
 }
 
-/** Result of parsing: arguments to run with, a quickstart, or text already printed (help, version). */
-export type ParseOutcome = { kind: 'run'; args: ParsedArgs } | { kind: 'quickstart'; request: QuickstartRequest } | { kind: 'exit'; code: number };
+/** What the command line and the environment set; a --config file fills in the rest (see argsFor). */
+export interface CommandLine {
+  /** The sub-command's mode; undefined when the --config file is to name it. */
+  readonly mode: Mode | undefined;
+  /** Flags set on the command line or through their environment variable, by long name. */
+  readonly set: ReadonlyMap<string, FlagValue>;
+  /** Which of the two each of them came from. */
+  readonly origins: ReadonlyMap<string, 'command line' | 'environment'>;
+  /** `ghostunnel check`: validate everything and print the effective configuration, do not run. */
+  readonly check: boolean;
+}
+
+/** Result of parsing: a command line to run (or check), a quickstart, or text already printed (help, version). */
+export type ParseOutcome = { kind: 'run'; commandLine: CommandLine } | { kind: 'quickstart'; request: QuickstartRequest } | { kind: 'exit'; code: number };
 
 function convert(spec: FlagSpec, raw: string): FlagValue {
   switch (spec.kind) {
@@ -87,6 +100,18 @@ function addFlags(cmd: Command, scope: FlagScope): void {
   }
 }
 
+/**
+ * A flag value from text, converted and checked as on the command line (durations, unsigned
+ * integers, choices). Bool flags are not text; lists take one element. Throws with the reason.
+ */
+export function convertFlagText(spec: FlagSpec, raw: string): FlagValue {
+  if (spec.kind === 'list') {
+    if (spec.choices && !spec.choices.includes(raw)) throw new Error(`enum value must be one of ${spec.choices.filter(Boolean).join(',')}, got '${raw}'`);
+    return raw;
+  }
+  return convert(spec, raw);
+}
+
 function defaultValue(spec: FlagSpec): FlagValue {
   if (spec.kind === 'bool') return false;
   if (spec.kind === 'list') return [];
@@ -101,26 +126,41 @@ function usageMessage(err: CommanderError): string {
   return msg.split('\n')[0]!;
 }
 
-function buildProgram(onMode: (mode: Mode | 'quickstart', cmd: Command) => void, write: (s: string) => void): Command {
+type Chosen = { mode: Mode | 'quickstart' | undefined; cmd: Command; check: boolean };
+
+function modeCommand(parent: Command, mode: Mode, onMode: (chosen: Chosen) => void, write: (s: string) => void, check: boolean): void {
+  const sub = parent
+    .command(mode)
+    .description(mode === 'server' ? 'TLS listener forwarding to a plain TCP or UNIX target.' : 'Plain local listener forwarding to a TLS target.')
+    .exitOverride()
+    .configureOutput({ writeOut: write, writeErr: write, outputError: () => {} })
+    .allowExcessArguments(false)
+    .action((_opts, cmd: Command) => onMode({ mode, cmd, check }));
+  addFlags(sub, mode);
+}
+
+function buildProgram(onMode: (chosen: Chosen) => void, write: (s: string) => void): Command {
   const program = new Command('ghostunnel')
     .description('A TLS-terminating TCP tunnel: server mode (TLS in, plain out) and client mode (plain in, TLS out).')
     .version(versionLine(), '--version', 'Show the version and exit.')
     .helpOption('--help', 'Show help (also after a sub-command).')
     .exitOverride()
     .configureOutput({ writeOut: write, writeErr: write, outputError: () => {} })
-    .allowExcessArguments(false)
-    .configureHelp({ showGlobalOptions: true });
+    // A word that is no sub-command reaches the action, which refuses it in kingpin's words.
+    .allowExcessArguments(true)
+    .configureHelp({ showGlobalOptions: true })
+    // No sub-command: the --config file names the mode.
+    .action((_opts, cmd: Command) => onMode({ mode: undefined, cmd, check: false }));
   addFlags(program, 'global');
-  for (const mode of ['server', 'client'] as const) {
-    const sub = program
-      .command(mode)
-      .description(mode === 'server' ? 'TLS listener forwarding to a plain TCP or UNIX target.' : 'Plain local listener forwarding to a TLS target.')
-      .exitOverride()
-      .configureOutput({ writeOut: write, writeErr: write, outputError: () => {} })
-      .allowExcessArguments(false)
-      .action((_opts, cmd: Command) => onMode(mode, cmd));
-    addFlags(sub, mode);
-  }
+  for (const mode of ['server', 'client'] as const) modeCommand(program, mode, onMode, write, false);
+  const check = program
+    .command('check')
+    .description('Validate the configuration (flags and --config file), load the credentials and policies, print the effective configuration; bind nothing. Exit 0 when valid, 1 otherwise.')
+    .exitOverride()
+    .configureOutput({ writeOut: write, writeErr: write, outputError: () => {} })
+    .allowExcessArguments(true)
+    .action((_opts, cmd: Command) => onMode({ mode: undefined, cmd, check: true }));
+  for (const mode of ['server', 'client'] as const) modeCommand(check, mode, onMode, write, true);
   program
     .command('quickstart')
     .description('Run a demo server tunnel on throwaway credentials (made in --dir) in front of a built-in echo.')
@@ -131,8 +171,23 @@ function buildProgram(onMode: (mode: Mode | 'quickstart', cmd: Command) => void,
     .exitOverride()
     .configureOutput({ writeOut: write, writeErr: write, outputError: () => {} })
     .allowExcessArguments(false)
-    .action((_opts, cmd: Command) => onMode('quickstart', cmd));
+    .action((_opts, cmd: Command) => onMode({ mode: 'quickstart', cmd, check: false }));
+  addHiddenHelp(program, write);
   return program;
+}
+
+/** Hidden built-ins (spec §1.1): the man page, and the help of every sub-command at once; exit 0. */
+function addHiddenHelp(program: Command, write: (s: string) => void): void {
+  const printed = (text: string): never => {
+    write(text);
+    throw new CommanderError(0, 'ghostunnel.helpPrinted', '');
+  };
+  for (const name of ['help-man', 'help-custom-man']) {
+    program.addOption(new Option(`--${name}`).hideHelp());
+    program.on(`option:${name}`, () => printed(manPage()));
+  }
+  program.addOption(new Option('--help-long').hideHelp());
+  program.on('option:help-long', () => printed([program, ...program.commands].map((c) => c.helpInformation()).join('\n')));
 }
 
 /**
@@ -146,8 +201,8 @@ export function parseArgs(argv: readonly string[], write: (s: string) => void = 
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  let chosen: { mode: Mode | 'quickstart'; cmd: Command } | undefined;
-  const program = buildProgram((mode, cmd) => (chosen = { mode, cmd }), write);
+  let chosen: Chosen | undefined;
+  const program = buildProgram((c) => (chosen = c), write);
   try {
     program.parse(expanded, { from: 'user' });
   } catch (err) {
@@ -164,23 +219,40 @@ export function parseArgs(argv: readonly string[], write: (s: string) => void = 
     const o = chosen.cmd.opts<{ dir: string; listen: string; target?: string; statusAddr: string }>();
     return { kind: 'quickstart', request: { dir: o.dir, listen: o.listen, target: o.target, status: o.statusAddr } };
   }
-  const { mode, cmd } = chosen as { mode: Mode; cmd: Command };
-  const values = new Map<string, FlagValue>();
-  const explicit = new Set<string>();
-  const sources: Array<Command> = [cmd, program];
+  const { mode, cmd, check } = chosen;
+  if (mode === undefined && cmd.args.length > 0) throw new UsageError(`expected command but got "${cmd.args[0]}"`);
+  const set = new Map<string, FlagValue>();
+  const origins = new Map<string, 'command line' | 'environment'>();
+  const sources = cmd === program ? [program] : [cmd, program];
   for (const spec of FLAGS) {
-    if (!spec.scopes.includes('global') && !spec.scopes.includes(mode)) continue;
-    let value: FlagValue = defaultValue(spec);
+    if (!spec.scopes.includes('global') && (mode === undefined || !spec.scopes.includes(mode))) continue;
     for (const name of [spec.name, ...(spec.aliases ?? []).map((a) => `alias:${a}`)]) {
       for (const source of sources) {
         const origin = source.getOptionValueSource(name);
         if (origin !== 'cli' && origin !== 'env') continue;
         const v = source.getOptionValue(name) as FlagValue;
-        value = spec.kind === 'list' ? [...(value as string[]), ...(v as string[])] : v;
-        explicit.add(spec.name);
+        const before = set.get(spec.name) as string[] | undefined;
+        set.set(spec.name, spec.kind === 'list' ? [...(before ?? []), ...(v as string[])] : v);
+        if (origins.get(spec.name) !== 'command line') origins.set(spec.name, origin === 'cli' ? 'command line' : 'environment');
       }
     }
-    values.set(spec.name, value);
   }
-  return { kind: 'run', args: { mode, values, explicit } };
+  if (mode === undefined && !set.has('config')) throw new UsageError(check ? 'expected a server or client sub-command, or --config FILE naming the mode' : 'expected command but got nothing');
+  return { kind: 'run', commandLine: { mode, set, origins, check } };
+}
+
+/**
+ * The flag values of a mode: the command line's (and environment's), over `file`'s (a --config
+ * file's), over the defaults. A list set on the command line replaces the file's list.
+ */
+export function argsFor(commandLine: CommandLine, mode: Mode, file: ReadonlyMap<string, FlagValue> = new Map()): ParsedArgs {
+  const values = new Map<string, FlagValue>();
+  const explicit = new Set<string>();
+  for (const spec of FLAGS) {
+    if (!spec.scopes.includes('global') && !spec.scopes.includes(mode)) continue;
+    const value = commandLine.set.get(spec.name) ?? file.get(spec.name);
+    values.set(spec.name, value ?? defaultValue(spec));
+    if (value !== undefined) explicit.add(spec.name);
+  }
+  return { mode, values, explicit };
 }

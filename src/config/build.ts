@@ -320,6 +320,7 @@ function common(f: Flags, mode: Config['mode'], listen: Address, target: Address
     },
     timedReloadMs: f.num('timed-reload'),
     autoReload: { watch: f.bool('auto-reload'), pollMs: f.num('auto-reload-interval') },
+    reauthorizeOpenConnections: f.bool('reauthorize-open-connections'),
     enableReload: f.bool('enable-reload'),
     quiet: quiet(f),
     tls,

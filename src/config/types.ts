@@ -166,6 +166,8 @@ export interface Config {
   readonly timeouts: Timeouts;
   readonly timedReloadMs: number;
   readonly autoReload: AutoReloadSettings;
+  /** After a reload that changed the access rules, close open connections they no longer allow. */
+  readonly reauthorizeOpenConnections: boolean;
   /** POST /_reload on the status port (--enable-reload). */
   readonly enableReload: boolean;
   readonly quiet: ReadonlySet<QuietCategory>;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { sandboxDenial } from '../sandbox/denial.ts';
 
 /** An error in one credential file; the message names the file. */
 export class CredentialError extends Error {
@@ -13,7 +14,8 @@ export function readCredentialFile(path: string, what: string): Buffer {
     const data = readFileSync(path);
     return data.length > MAX_KEYSTORE_BYTES ? data.subarray(0, MAX_KEYSTORE_BYTES) : data;
   } catch (err) {
-    throw new CredentialError(`reading ${what} file "${path}": ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (sandboxDenial(err) ?? (err as Error).message);
+    throw new CredentialError(`reading ${what} file "${path}": ${why}`);
   }
 }
 

@@ -35,6 +35,12 @@ export interface PushedCredentials {
   readonly label: string;
 }
 
+/** Where credentials are read from and how their TLS context is built; a configuration reload may change both. */
+export interface CredentialSettings {
+  readonly sources: CredentialSources;
+  readonly tls: TlsSettings;
+}
+
 /** Reads and parses every file the sources name; throws CredentialError naming the file at fault. */
 export function readCredentialMaterial(sources: CredentialSources, pushed?: PushedCredentials): CredentialMaterial {
   const hash = createHash('sha256');
@@ -76,8 +82,8 @@ export function loadCredentials(sources: CredentialSources, settings: TlsSetting
  */
 export class CredentialStore {
   #current: Credentials;
-  readonly #sources: CredentialSources;
-  readonly #settings: TlsSettings;
+  #sources: CredentialSources;
+  #settings: TlsSettings;
   #pushed: PushedCredentials | undefined;
 
   /** `pushed`: the first credentials of a certificate service, which then replace the identity files. */
@@ -105,18 +111,21 @@ export class CredentialStore {
     this.#pushed = pushed;
   }
 
-  /** Reads the files again; nothing is served from it yet. */
-  read(): CredentialMaterial {
-    return readCredentialMaterial(this.#sources, this.#pushed);
+  /** Reads the files again (those `settings` name, when a reload changes them); nothing is served from it yet. */
+  read(settings?: CredentialSettings): CredentialMaterial {
+    return readCredentialMaterial(settings?.sources ?? this.#sources, this.#pushed);
   }
 
   /** Builds the TLS context of a candidate; still not served. */
-  build(material: CredentialMaterial): Credentials {
-    return withContext(material, this.#sources, this.#settings, this.#pushed);
+  build(material: CredentialMaterial, settings?: CredentialSettings): Credentials {
+    return withContext(material, settings?.sources ?? this.#sources, settings?.tls ?? this.#settings, this.#pushed);
   }
 
-  /** Makes a checked candidate current: the next connection gets it. */
-  publish(next: Credentials): void {
+  /** Makes a checked candidate current: the next connection gets it. `settings`: what it was read and built with. */
+  publish(next: Credentials, settings?: CredentialSettings): void {
     this.#current = next;
+    if (settings === undefined) return;
+    this.#sources = settings.sources;
+    this.#settings = settings.tls;
   }
 }

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { FIRST_INHERITED_FD } from '../net/inherited-sockets.ts';
+import { launchExecArgv, successorShellPrefix } from '../sandbox/launch.ts';
 
 /** A listening socket to pass on: its descriptor and the LISTEN_FDNAMES name it goes under. */
 export interface PassedSocket {
@@ -25,7 +26,8 @@ export const SUCCESSOR_READY_TIMEOUT_MS = 60_000;
 export function successorCommand(upgradeExec: string | undefined): { file: string; args: string[] } {
   const args = process.argv.slice(2);
   if (upgradeExec !== undefined) return { file: upgradeExec, args };
-  return { file: process.execPath, args: [...process.execArgv, process.argv[1]!, ...args] };
+  // Node's options without the sandbox's: the successor sets up its own sandbox for its own configuration.
+  return { file: process.execPath, args: [...launchExecArgv(), process.argv[1]!, ...args] };
 }
 
 /**
@@ -35,15 +37,17 @@ export function successorCommand(upgradeExec: string | undefined): { file: strin
  */
 export function startSuccessor(command: { file: string; args: string[] }, sockets: readonly PassedSocket[], timeoutMs = SUCCESSOR_READY_TIMEOUT_MS): Promise<ChildProcess> {
   const readyFd = FIRST_INHERITED_FD + sockets.length;
+  const nodeOptions = successorShellPrefix();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     LISTEN_FDS: String(sockets.length),
     LISTEN_FDNAMES: sockets.map((s) => s.name).join(':'),
     [FROM_ENV]: String(process.pid),
     [READY_FD_ENV]: String(readyFd),
+    ...nodeOptions.env,
   };
   const watchdog = process.env.WATCHDOG_USEC !== undefined ? ' WATCHDOG_PID=$$; export WATCHDOG_PID;' : '';
-  const script = `LISTEN_PID=$$; export LISTEN_PID;${watchdog} exec "$0" "$@"`;
+  const script = `${nodeOptions.script} LISTEN_PID=$$; export LISTEN_PID;${watchdog} exec "$0" "$@"`;
   const child = spawn('/bin/sh', ['-c', script, command.file, ...command.args], {
     env,
     stdio: ['inherit', 'inherit', 'inherit', ...sockets.map((s) => s.fd), 'pipe'],
@@ -74,6 +78,12 @@ export function startSuccessor(command: { file: string; args: string[] }, socket
     });
     readyPipe.on('error', () => {});
   });
+}
+
+/** In a successor, before it reported ready: the pipe to report on. */
+export function readyDescriptor(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const fd = Number(env[READY_FD_ENV]);
+  return Number.isInteger(fd) && fd >= FIRST_INHERITED_FD ? fd : undefined;
 }
 
 /** In a successor: the pid of the process it replaces, if it was started by a hand-off. */

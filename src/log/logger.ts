@@ -19,29 +19,42 @@ export interface Log {
   flush(): void;
 }
 
-export function createLog(quiet: ReadonlySet<QuietCategory> = new Set(), destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false, minLength: 0 })): Log {
-  const all = quiet.has('all');
+/** The daemon's own log, whose --quiet categories a configuration reload can change. */
+export interface QuietableLog extends Log {
+  /** From now on, silences these categories (and no others). */
+  setQuiet(quiet: ReadonlySet<QuietCategory>): void;
+}
+
+export function createLog(quiet: ReadonlySet<QuietCategory> = new Set(), destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false, minLength: 0 })): QuietableLog {
   const base: Pino = pino(
     {
-      level: all ? 'silent' : 'info',
+      level: 'info',
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
     destination,
   );
-  const on = (category: QuietCategory): boolean => !all && !quiet.has(category);
-  const conns = on('conns');
-  const connErrs = on('conn-errs');
-  const handshakeErrs = on('handshake-errs');
   const noop = (): void => {};
-  return {
+  const conn: Log['conn'] = (msg, fields) => base.info(fields, msg);
+  const connError: Log['connError'] = (msg, fields) => base.warn(fields ?? {}, msg);
+  const handshakeError: Log['handshakeError'] = (msg, fields) => base.warn(fields ?? {}, msg);
+  const log: QuietableLog = {
     info: (msg, fields) => base.info(fields ?? {}, msg),
     warn: (msg, fields) => base.warn(fields ?? {}, msg),
     error: (msg, fields) => base.error(fields ?? {}, msg),
-    conn: conns ? (msg, fields) => base.info(fields, msg) : noop,
-    connError: connErrs ? (msg, fields) => base.warn(fields ?? {}, msg) : noop,
-    handshakeError: handshakeErrs ? (msg, fields) => base.warn(fields ?? {}, msg) : noop,
+    conn,
+    connError,
+    handshakeError,
+    // A silenced category is a no-op function, not a check per call: the connection path stays as cheap.
+    setQuiet: (next) => {
+      const all = next.has('all');
+      const on = (category: QuietCategory): boolean => !all && !next.has(category);
+      base.level = all ? 'silent' : 'info';
+      log.conn = on('conns') ? conn : noop;
+      log.connError = on('conn-errs') ? connError : noop;
+      log.handshakeError = on('handshake-errs') ? handshakeError : noop;
+    },
     flush: () => {
       const dest = destination as { flushSync?: () => void };
       try {
@@ -51,4 +64,6 @@ export function createLog(quiet: ReadonlySet<QuietCategory> = new Set(), destina
       }
     },
   };
+  log.setQuiet(quiet);
+  return log;
 }

@@ -36,6 +36,13 @@ export function inheritedSockets(env: NodeJS.ProcessEnv = process.env): Readonly
   return table;
 }
 
+/** The descriptors passed to this process (LISTEN_FDS for our LISTEN_PID), without consuming the variables. */
+export function passedDescriptors(env: NodeJS.ProcessEnv = process.env): number[] {
+  const count = Number(env.LISTEN_FDS ?? '0');
+  if (env.LISTEN_PID === undefined || Number(env.LISTEN_PID) !== process.pid || !Number.isInteger(count) || count <= 0) return [];
+  return Array.from({ length: count }, (_, i) => FIRST_INHERITED_FD + i);
+}
+
 /** The one descriptor systemd passed under `name` (FileDescriptorName=), with Ghostunnel's errors. */
 export function systemdSocket(name: string): number {
   if (process.platform !== 'linux') throw new StartupError(`systemd:${name}: systemd socket activation is only supported on Linux`);

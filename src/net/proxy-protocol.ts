@@ -68,9 +68,15 @@ export function sslTlv(info: SslInfo): Tlv {
   return tlv(PP2_TYPE_SSL, Buffer.concat([head, encodeTlvs(subs)]));
 }
 
-/** An IPv4-mapped IPv6 address ("::ffff:1.2.3.4") as the IPv4 address it carries, as Go sees it. */
+/**
+ * An IPv4-mapped IPv6 address as the IPv4 address it carries, as Go's To4 sees it, however it is
+ * spelled ("::ffff:1.2.3.4", "::ffff:102:304", "0:0:0:0:0:FFFF:102:304").
+ */
 function unmapped(address: string): string {
-  return address.toLowerCase().startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+  if (!isIPv6(address)) return address;
+  const b = ipv6Bytes(address.replace(/%.*$/, ''));
+  const mapped = b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+  return mapped ? [...b.subarray(12)].join('.') : address;
 }
 
 function ipv6Bytes(address: string): Buffer {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CredentialStore } from '../credentials/store.ts';
+import type { CredentialSettings, CredentialStore } from '../credentials/store.ts';
 import { validateCandidate } from '../credentials/validate.ts';
 import type { Log } from '../log/logger.ts';
 
@@ -15,8 +15,10 @@ export interface ReloadOutcome {
   readonly trigger: ReloadTrigger;
   /** True when the attempt ended with good credentials in place, new or unchanged. */
   readonly ok: boolean;
-  /** True when new credentials were swapped in; false when the files were unchanged or broken. */
+  /** True when new credentials (or a new TLS context) were swapped in; false when the files were unchanged or broken. */
   readonly changed: boolean;
+  /** With --config: true when the configuration file's changes were applied. */
+  readonly configChanged?: boolean;
   readonly error?: string;
   /** The active certificate after the attempt (the old one when it failed or nothing changed). */
   readonly subject?: string;
@@ -27,6 +29,30 @@ export interface ReloadOutcome {
 export interface ReloaderOptions {
   /** How long a file-triggered reload retries a candidate that does not load yet. */
   readonly settleMs?: number;
+  /** --config: the configuration file, read and checked before the credentials at every attempt. */
+  readonly configuration?: ConfigurationStep;
+}
+
+/**
+ * The configuration file's share of a reload attempt. All or nothing: a file that does not
+ * validate, or credentials that do not load under it, leave the previous configuration in place.
+ */
+export interface ConfigurationStep {
+  /** Reads and checks the configuration; throws, naming the file and line, when it cannot be used. Applies nothing. */
+  prepare(): Promise<PreparedConfiguration>;
+}
+
+export interface PreparedConfiguration {
+  /** The credential files and TLS settings the candidate names. */
+  readonly credentials: CredentialSettings;
+  /** Build a new TLS context even if the files are unchanged: access rules or TLS parameters changed, and fresh session-ticket keys keep old sessions from resuming past them. */
+  readonly renewContext: boolean;
+  /** Something in the configuration changed. */
+  readonly changed: boolean;
+  /** Makes the candidate current, once the credentials are in place. */
+  apply(): void;
+  /** Drops what prepare() built, when the attempt failed after it. */
+  discard(): void;
 }
 
 const TRIGGER_LOG: Record<ReloadTrigger, string> = {
@@ -76,11 +102,13 @@ export class Reloader {
   readonly #store: CredentialStore;
   readonly #log: Log;
   readonly #settleMs: number;
+  readonly #configuration: ConfigurationStep | undefined;
 
   constructor(store: CredentialStore, log: Log, options: ReloaderOptions = {}) {
     this.#store = store;
     this.#log = log;
     this.#settleMs = options.settleMs ?? ROTATION_SETTLE_MS;
+    this.#configuration = options.configuration;
   }
 
   get last(): ReloadOutcome | undefined {
@@ -135,38 +163,59 @@ export class Reloader {
     let waitLogged = false;
     for (;;) {
       const covers = this.#requested;
+      let prepared: PreparedConfiguration | undefined;
+      // What failed, for the log: the configuration file, or the credentials.
+      let what = this.#configuration === undefined ? 'credentials' : 'configuration';
       try {
-        const material = this.#store.read();
-        if (material.digest === this.#store.current.digest) {
-          this.#log.info('credentials unchanged, nothing to reload', { trigger });
-          return { outcome: this.#finish(at, trigger, true, false), covers };
-        }
-        const candidate = this.#store.build(material);
-        await validateCandidate(candidate, this.#store.label);
-        this.#store.publish(candidate);
-        for (const warning of candidate.warnings) this.#log.warn(`warning: ${warning}`);
-        const leaf = candidate.identity?.leaf;
-        if (leaf) this.#log.info(`loaded certificate: ${subjectLine(leaf.subject)}`, { serial: leaf.serialNumber, not_after: leaf.validToDate.toISOString() });
-        return { outcome: this.#finish(at, trigger, true, true), covers };
+        prepared = await this.#configuration?.prepare();
+        what = 'credentials';
+        const changed = await this.#swapCredentials(trigger, prepared);
+        prepared?.apply();
+        return { outcome: this.#finish(at, trigger, true, changed, undefined, prepared?.changed), covers };
       } catch (err) {
+        prepared?.discard();
         const message = (err as Error).message;
         if (Date.now() + RETRY_MS < deadline) {
           if (!waitLogged) {
-            this.#log.warn(`new credentials do not load yet, retrying for up to ${this.#settleMs / 1000}s while the current certificate keeps serving: ${message}`, { trigger });
+            const waiting = what === 'credentials' ? 'new credentials do not load yet' : 'the new configuration does not load yet';
+            this.#log.warn(`${waiting}, retrying for up to ${this.#settleMs / 1000}s while the current ${what === 'credentials' ? 'certificate' : 'one'} keeps serving: ${message}`, { trigger });
             waitLogged = true;
           }
           await sleep(RETRY_MS);
           continue;
         }
-        this.#log.error(`error reloading TLS configuration: ${message}`, { trigger });
+        if (what === 'configuration') this.#log.error(`error reloading configuration: ${message} (the previous configuration and credentials stay in use)`, { trigger });
+        else this.#log.error(`error reloading TLS configuration: ${message}`, { trigger });
         return { outcome: this.#finish(at, trigger, false, false, message), covers };
       }
     }
   }
 
-  #finish(at: Date, trigger: ReloadTrigger, ok: boolean, changed: boolean, error?: string): ReloadOutcome {
-    this.#log.info('reloading configuration complete', { trigger, ok, changed });
+  /** Reads the credentials (under the prepared configuration, if any); swaps in a validated candidate when they changed. */
+  async #swapCredentials(trigger: ReloadTrigger, prepared: PreparedConfiguration | undefined): Promise<boolean> {
+    const settings = prepared?.credentials;
+    const material = this.#store.read(settings);
+    const filesChanged = material.digest !== this.#store.current.digest;
+    if (!filesChanged && prepared?.renewContext !== true) {
+      this.#log.info('credentials unchanged, nothing to reload', { trigger });
+      return false;
+    }
+    const candidate = this.#store.build(material, settings);
+    await validateCandidate(candidate, this.#store.label);
+    this.#store.publish(candidate, settings);
+    if (!filesChanged) {
+      this.#log.info('credentials unchanged; new TLS context for the changed configuration (sessions from before cannot resume)', { trigger });
+      return true;
+    }
+    for (const warning of candidate.warnings) this.#log.warn(`warning: ${warning}`);
+    const leaf = candidate.identity?.leaf;
+    if (leaf) this.#log.info(`loaded certificate: ${subjectLine(leaf.subject)}`, { serial: leaf.serialNumber, not_after: leaf.validToDate.toISOString() });
+    return true;
+  }
+
+  #finish(at: Date, trigger: ReloadTrigger, ok: boolean, changed: boolean, error?: string, configChanged?: boolean): ReloadOutcome {
+    this.#log.info('reloading configuration complete', { trigger, ok, changed, ...(configChanged === undefined ? {} : { config_changed: configChanged }) });
     const leaf = this.#store.current.identity?.leaf;
-    return { at, trigger, ok, changed, error, subject: leaf?.subject, serial: leaf?.serialNumber, notAfter: leaf?.validToDate };
+    return { at, trigger, ok, changed, ...(configChanged === undefined ? {} : { configChanged }), error, subject: leaf?.subject, serial: leaf?.serialNumber, notAfter: leaf?.validToDate };
   }
 }

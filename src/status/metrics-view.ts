@@ -9,9 +9,9 @@ import type { TunnelMetrics } from './tunnel-metrics.ts';
 /** The tunnel's metrics in each of the formats the status port and the sinks serve. */
 export class MetricsView {
   readonly #metrics: TunnelMetrics;
-  readonly #prefix: string;
+  #prefix: string;
   readonly #certificates: () => readonly ActiveCertificate[];
-  readonly #registry: Registry;
+  #registry: Registry;
   readonly #hostname = hostname();
 
   constructor(metrics: TunnelMetrics, settings: MetricsSettings, certificates: () => readonly ActiveCertificate[]) {
@@ -19,6 +19,13 @@ export class MetricsView {
     this.#prefix = settings.prefix;
     this.#certificates = certificates;
     this.#registry = prometheusRegistry(metrics, settings.prefix, certificates);
+  }
+
+  /** --metrics-prefix changed by a reload: every format names the series anew from now on. */
+  set prefix(prefix: string) {
+    if (prefix === this.#prefix) return;
+    this.#prefix = prefix;
+    this.#registry = prometheusRegistry(this.#metrics, prefix, this.#certificates);
   }
 
   json(now = new Date()): JsonMetric[] {

@@ -7,6 +7,8 @@ export interface ReloadAnswer {
   readonly ok: boolean;
   /** False when the files were unchanged (nothing rotated) or the reload failed. */
   readonly changed: boolean;
+  /** With --config: whether the configuration file's changes were applied. */
+  readonly config_changed?: boolean;
   readonly error?: string;
   /** The certificate serving after the attempt: the new one, or the old one kept. */
   readonly serial?: string;
@@ -17,6 +19,7 @@ export function reloadAnswer(outcome: ReloadOutcome): ReloadAnswer {
   return {
     ok: outcome.ok,
     changed: outcome.changed,
+    ...(outcome.configChanged === undefined ? {} : { config_changed: outcome.configChanged }),
     ...(outcome.error === undefined ? {} : { error: outcome.error }),
     ...(outcome.serial === undefined ? {} : { serial: outcome.serial }),
     ...(outcome.notAfter === undefined ? {} : { not_after: formatGoTime(outcome.notAfter, 'utc') }),

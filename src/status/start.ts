@@ -1,4 +1,5 @@
 import type { SecureContext } from 'node:tls';
+import type { ConfigFollower } from '../config/config-follower.ts';
 import type { Config } from '../config/types.ts';
 import type { Credentials } from '../credentials/store.ts';
 import type { Log } from '../log/logger.ts';
@@ -7,7 +8,8 @@ import type { ReloadOutcome } from '../reload/reloader.ts';
 import { backendCheckFor, type BackendCheck } from './backend-check.ts';
 import { activeCertificates, type ActiveCertificate } from './certificates.ts';
 import { diagnosticRoutes } from './diagnostics.ts';
-import { startGraphite, startUrlPush, type GraphiteTarget } from './metrics-push.ts';
+import type { GraphiteTarget } from './metrics-push.ts';
+import { MetricsSinks } from './metrics-sinks.ts';
 import { MetricsView } from './metrics-view.ts';
 import type { Route } from './router.ts';
 import type { StatusSource } from './status-report.ts';
@@ -22,6 +24,8 @@ export interface ObservedDaemon extends StatusSource {
   readonly reloader: StatusSource['reloader'] & { onOutcome(observer: (outcome: ReloadOutcome) => void): void };
   addListener(listener: Listener): void;
   shutdown(why: string): void;
+  /** Follows --config reloads (the metrics settings). */
+  follow(follower: ConfigFollower): void;
 }
 
 /** Ghostunnel collects metrics only when something will read them (spec §1.7 step 4). */
@@ -64,17 +68,17 @@ export async function startStatusAndMetrics(daemon: ObservedDaemon, options: Obs
   daemon.reloader.onOutcome((outcome) => metrics.reloaded(outcome));
   const current = (): Credentials => daemon.store.current;
   const view = new MetricsView(metrics, config.metrics, certificatesOf(config, current));
-  if (options.graphite) startGraphite(options.graphite, view, log);
-  if (config.metrics.url !== undefined && config.metrics.intervalMs > 0) {
-    startUrlPush(config.metrics.url, config.metrics.intervalMs, view, () => current().trust.pems, log);
-  }
+  const sinks = new MetricsSinks(view, () => current().trust.pems, log);
+  sinks.start(config.metrics, options.graphite);
+  daemon.follow(sinks.follower);
   const status = config.status;
   if (status === undefined) return undefined;
   const context = (): SecureContext | undefined => (current().identity ? current().context : undefined);
   const routes = [
     ...statusRoutes({
       source: daemon,
-      check: options.check ?? backendCheckFor(config, () => current().context),
+      // The target (and --target-status) as a --config reload may have changed them.
+      check: options.check ?? (() => backendCheckFor(daemon.config, () => current().context)()),
       metrics: view,
       ...(status.enableShutdown ? { shutdown: () => daemon.shutdown('received shutdown request on the status port') } : {}),
     }),

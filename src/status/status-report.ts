@@ -14,6 +14,8 @@ export interface StatusSource {
   readonly phase: Phase;
   readonly reloader: { readonly last: ReloadOutcome | undefined; readonly lastSuccess: ReloadOutcome | undefined };
   readonly store: { readonly current: Credentials };
+  /** With --config: the file's changes waiting for a restart (empty: none); undefined without --config. */
+  readonly restartPending?: readonly string[] | undefined;
 }
 
 export interface CertificateReport {
@@ -49,6 +51,10 @@ export interface StatusReport {
   readonly last_reload_error?: string;
   readonly last_successful_reload: string;
   readonly certificates: readonly CertificateReport[];
+  /** With --config: true while the file holds changes only a restart applies (listen, mode, status…). */
+  readonly restart_pending?: boolean;
+  /** What those changes are, and that a restart applies them. */
+  readonly restart_pending_reason?: string;
 }
 
 function hostName(): string | undefined {
@@ -98,5 +104,12 @@ export async function statusReport(source: StatusSource, check: BackendCheck): P
       not_before: formatGoTime(c.notBefore, 'utc'),
       not_after: formatGoTime(c.notAfter, 'utc'),
     })),
+    ...restartFields(source.restartPending),
   };
+}
+
+function restartFields(pending: readonly string[] | undefined): Pick<StatusReport, 'restart_pending' | 'restart_pending_reason'> {
+  if (pending === undefined) return {};
+  if (pending.length === 0) return { restart_pending: false };
+  return { restart_pending: true, restart_pending_reason: `the configuration file changes ${pending.join('; ')}: restart to apply` };
 }

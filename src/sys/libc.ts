@@ -26,6 +26,7 @@ const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 const F_DUPFD_CLOEXEC = 1030;
+const F_SETFD = 2;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
 /** sizeof(sockaddr_un.sun_path) on Linux. */
@@ -94,6 +95,14 @@ export function dupDescriptor(fd: number): number {
   const copy = load().fcntl(fd, F_DUPFD_CLOEXEC, 'int', 3);
   if (copy < 0) throw sysError('dup', `fd ${fd}`);
   return copy;
+}
+
+/**
+ * Lets a descriptor survive an exec: Node.js marks every descriptor it finds at start-up
+ * close-on-exec, inherited ones included, so they would be lost when the process re-executes itself.
+ */
+export function keepAcrossExec(fd: number): void {
+  if (load().fcntl(fd, F_SETFD, 'int', 0) < 0) throw sysError('fcntl', `fd ${fd}`);
 }
 
 export function closeDescriptor(fd: number): void {

@@ -4,15 +4,13 @@ import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import type { AccessPolicy } from '../auth/access-policy.ts';
 import { identityOf, type PeerIdentity } from '../auth/peer.ts';
-import type { Config } from '../config/types.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { Log } from '../log/logger.ts';
-import { describeAddress, isIpLiteral } from '../net/address.ts';
-import type { Endpoint } from '../net/tcp-connect.ts';
-import type { TargetDialer } from '../net/target-dialer.ts';
 import type { TunnelEvents } from './events.ts';
 import { formatBytes } from './format.ts';
+import type { OpenConnections } from './open-connections.ts';
 import { pipeBoth } from './pipe.ts';
+import type { ClientRuntime, RuntimeCell } from './runtime-settings.ts';
 import { DENIED } from './server-tunnel.ts';
 import { peerVerifyError } from './tls-peer.ts';
 import type { ConnectionTracker } from './tracker.ts';
@@ -30,10 +28,13 @@ export interface ServerVerification {
 }
 
 export interface ClientTunnelDeps {
-  readonly config: Config;
+  /** --listen as given, naming the accepted side of a UNIX or systemd listener in log lines. */
+  readonly listen: string;
   readonly store: CredentialStore;
-  readonly verification: ServerVerification;
-  readonly dialer: TargetDialer;
+  /** Target, proxy, verification, timeouts: read once per connection, replaced by a reload. */
+  readonly settings: RuntimeCell<ClientRuntime>;
+  /** Where piping connections are registered with the server's identity, for re-authorization. */
+  readonly connections: OpenConnections;
   readonly log: Log;
   readonly tracker: ConnectionTracker;
   readonly events: TunnelEvents;
@@ -55,25 +56,18 @@ function verifyFailure(tls: TLSSocket, nameError: Error | undefined): string {
  */
 export class ClientTunnel {
   readonly #deps: ClientTunnelDeps;
-  readonly #target: string;
-  readonly #endpoint: Endpoint;
-  readonly #sni: string | undefined;
 
   constructor(deps: ClientTunnelDeps) {
-    const target = deps.config.target;
-    if (target.kind !== 'tcp') throw new Error(`internal: client mode needs a TCP target, got ${target.text}`);
     this.#deps = deps;
-    this.#target = describeAddress(target);
-    this.#endpoint = { host: target.host, port: target.port };
-    this.#sni = isIpLiteral(deps.verification.serverName) ? undefined : deps.verification.serverName;
   }
 
   handle(local: Socket): void {
-    const { config, store, verification, dialer, log, tracker, events } = this.#deps;
+    const { store, log, tracker, events, connections } = this.#deps;
+    const { verification, dialer, timeouts, targetText, sni, endpoint } = this.#deps.settings.current;
     tracker.add();
     events.accepted();
     const started = performance.now();
-    const from = local.remoteAddress === undefined ? config.listen.text : `tcp:${local.remoteAddress}:${local.remotePort}`;
+    const from = local.remoteAddress === undefined ? this.#deps.listen : `tcp:${local.remoteAddress}:${local.remotePort}`;
     const abort = new AbortController();
     let remote: Duplex | undefined;
     let settled = false;
@@ -87,12 +81,12 @@ export class ClientTunnel {
       // Ghostunnel counts a client-side timeout as a failed dial (accept.error), not as the
       // server handshake timeout (accept.timeout).
       events.handshakeFailed(reason);
-      log.connError(`error on dial: ${why}`, { peer: from, target: this.#target, ...fields });
+      log.connError(`error on dial: ${why}`, { peer: from, target: targetText, ...fields });
       remote?.destroy();
       local.destroy();
       tracker.remove();
     };
-    const deadline = setTimeout(() => fail('timed out (--connect-timeout)', 'dial'), config.timeouts.connectMs);
+    const deadline = setTimeout(() => fail('timed out (--connect-timeout)', 'dial'), timeouts.connectMs);
     const release = tracker.connecting(() => fail('context canceled (shutting down)', 'dial'));
     const onLocalError = (): void => {};
     const onLocalClose = (): void => fail('local connection closed before the target was reached', 'dial');
@@ -104,7 +98,7 @@ export class ClientTunnel {
       const tls = tlsConnect({
         socket: raw,
         secureContext: store.current.context,
-        servername: this.#sni,
+        servername: sni,
         // Checked below, on 'secureConnect', so that the log can tell chain, name and policy apart;
         // Node completes the handshake before it verifies either way.
         rejectUnauthorized: false,
@@ -144,12 +138,24 @@ export class ClientTunnel {
         secure.off('close', onTlsClose);
         events.piping();
         const who = peer ? `[${peer.subject}]` : '[no cert]';
-        log.conn(`opening pipe: ${from} [no tls] <-> ${this.#target} ${who}`, { peer: from, target: this.#target, subject: peer?.subject });
-        pipeBoth(local, secure, local, config.timeouts, (r) => {
+        log.conn(`opening pipe: ${from} [no tls] <-> ${targetText} ${who}`, { peer: from, target: targetText, subject: peer?.subject });
+        const forget =
+          peer === undefined
+            ? undefined
+            : connections.add({
+                peer,
+                from,
+                close: () => {
+                  local.destroy();
+                  secure.destroy();
+                },
+              });
+        pipeBoth(local, secure, local, timeouts, (r) => {
+          forget?.();
           const lifetimeMs = performance.now() - started;
           events.closed(lifetimeMs, r.forwarded, r.returned, r.timedOut);
           const open = (lifetimeMs / 1000).toFixed(6);
-          log.conn(`closed pipe: ${from} [no tls] <-> ${this.#target} ${who} [forwarded ${formatBytes(r.forwarded)}, returned ${formatBytes(r.returned)}, open ${open}s]`, {
+          log.conn(`closed pipe: ${from} [no tls] <-> ${targetText} ${who} [forwarded ${formatBytes(r.forwarded)}, returned ${formatBytes(r.returned)}, open ${open}s]`, {
             peer: from,
             forwarded: r.forwarded,
             returned: r.returned,
@@ -162,7 +168,7 @@ export class ClientTunnel {
       };
     };
 
-    dialer(this.#endpoint, abort.signal).then(
+    dialer(endpoint, abort.signal).then(
       (raw) => {
         if (settled) raw.destroy();
         else handshake(raw);

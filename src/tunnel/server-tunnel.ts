@@ -1,25 +1,25 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
-import type { AccessPolicy } from '../auth/access-policy.ts';
 import { identityOf, type PeerIdentity } from '../auth/peer.ts';
-import type { Config } from '../config/types.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { Log } from '../log/logger.ts';
-import { describeAddress } from '../net/address.ts';
 import { dialPlain } from '../net/dial.ts';
 import { formatBytes } from './format.ts';
+import type { OpenConnections } from './open-connections.ts';
 import { pipeBoth } from './pipe.ts';
 import { proxyHeaderFor } from './proxy-header.ts';
 import { peerVerifyError } from './tls-peer.ts';
+import type { RuntimeCell, ServerRuntime } from './runtime-settings.ts';
 import type { ConnectionTracker } from './tracker.ts';
 import type { TunnelEvents } from './events.ts';
 
 export interface ServerTunnelDeps {
-  readonly config: Config;
   readonly store: CredentialStore;
-  /** undefined when client authentication is disabled. */
-  readonly policy: AccessPolicy | undefined;
+  /** Target, access rules, timeouts, PROXY header: read once per connection, replaced by a reload. */
+  readonly settings: RuntimeCell<ServerRuntime>;
+  /** Where piping connections with a client certificate are registered, for re-authorization. */
+  readonly connections: OpenConnections;
   readonly log: Log;
   readonly tracker: ConnectionTracker;
   readonly events: TunnelEvents;
@@ -27,39 +27,27 @@ export interface ServerTunnelDeps {
 
 export const DENIED = 'unauthorized: invalid principal, or principal not allowed';
 
-/** How client certificates are checked, decided once from the config (spec §2.5, §2.7). */
-interface ClientVerification {
-  /** Ask for a client certificate (all but --disable-authentication). */
-  readonly request: boolean;
-  /** Verify its chain against the trust anchors; not with --allow-spki-pin, where only the leaf's key counts. */
-  readonly verifyChain: boolean;
-}
-
 /**
- * Server mode, per connection: TLS handshake with the credentials current at accept time, access
- * check, backend dial (both within --connect-timeout), then the pipe.
+ * Server mode, per connection: TLS handshake with the credentials and settings current at accept
+ * time, access check, backend dial (both within --connect-timeout), then the pipe.
  */
 export class ServerTunnel {
   readonly #deps: ServerTunnelDeps;
-  readonly #target: string;
-  readonly #verification: ClientVerification;
 
   constructor(deps: ServerTunnelDeps) {
     this.#deps = deps;
-    this.#target = describeAddress(deps.config.target);
-    const request = deps.policy !== undefined;
-    this.#verification = { request, verifyChain: request && deps.config.clientAuth.kind !== 'pins' };
   }
 
   /** `listenAddress`: the listening socket's address (its path, for the PROXY header on a UNIX listener). */
   handle(raw: Socket, listenAddress?: string): void {
-    const { config, store, policy, log, tracker, events } = this.#deps;
+    const { store, log, tracker, events, connections } = this.#deps;
+    const settings = this.#deps.settings.current;
+    const { policy, verifyChain, timeouts, targetText } = settings;
     tracker.add();
     events.accepted();
     const started = performance.now();
     const from = `tcp:${raw.remoteAddress}:${raw.remotePort}`;
-    const { request, verifyChain } = this.#verification;
-    const tls = new TLSSocket(raw, { isServer: true, secureContext: store.current.context, requestCert: request, rejectUnauthorized: verifyChain });
+    const tls = new TLSSocket(raw, { isServer: true, secureContext: store.current.context, requestCert: settings.requestCert, rejectUnauthorized: verifyChain });
     let settled = false;
     const fail = (msg: string, reason: 'tls' | 'verify' | 'denied' | 'timeout' | 'dial'): void => {
       if (settled) return;
@@ -72,7 +60,7 @@ export class ServerTunnel {
       tls.destroy();
       tracker.remove();
     };
-    const deadline = setTimeout(() => fail('timed out (--connect-timeout)', 'timeout'), config.timeouts.connectMs);
+    const deadline = setTimeout(() => fail('timed out (--connect-timeout)', 'timeout'), timeouts.connectMs);
     const release = tracker.connecting(() => fail('context canceled (shutting down)', 'tls'));
     tls.on('error', (err: Error & { reason?: string }) => fail(err.reason ?? err.message, 'tls'));
     tls.once('close', () => fail('connection closed during handshake', 'tls'));
@@ -105,16 +93,16 @@ export class ServerTunnel {
     const dial = (peer: PeerIdentity | undefined): void => {
       if (settled) return;
       const who = peer ? `[${peer.subject}]` : '[no cert]';
-      const backend = dialPlain(config.target);
+      const backend = dialPlain(settings.target);
       backend.once('error', (err) => fail(`error on dial: ${err.message}`, 'dial'));
       backend.once('connect', () => {
         if (settled) {
           backend.destroy();
           return;
         }
-        if (config.proxyProtocol !== undefined) {
+        if (settings.proxyProtocol !== undefined) {
           try {
-            backend.write(proxyHeaderFor(config.proxyProtocol, raw, tls, listenAddress));
+            backend.write(proxyHeaderFor(settings.proxyProtocol, raw, tls, listenAddress));
           } catch (err) {
             backend.destroy();
             return fail(`error writing PROXY header: ${(err as Error).message}`, 'dial');
@@ -127,12 +115,24 @@ export class ServerTunnel {
         tls.removeAllListeners('close');
         backend.removeAllListeners('error');
         events.piping();
-        log.conn(`opening pipe: ${from} ${who} <-> ${this.#target} [no tls]`, { peer: from, subject: peer?.subject, target: this.#target });
-        pipeBoth(tls, backend, backend, config.timeouts, (r) => {
+        log.conn(`opening pipe: ${from} ${who} <-> ${targetText} [no tls]`, { peer: from, subject: peer?.subject, target: targetText });
+        const forget =
+          peer === undefined
+            ? undefined
+            : connections.add({
+                peer,
+                from,
+                close: () => {
+                  tls.destroy();
+                  backend.destroy();
+                },
+              });
+        pipeBoth(tls, backend, backend, timeouts, (r) => {
+          forget?.();
           const lifetimeMs = performance.now() - started;
           events.closed(lifetimeMs, r.forwarded, r.returned, r.timedOut);
           const open = (lifetimeMs / 1000).toFixed(6);
-          log.conn(`closed pipe: ${from} ${who} <-> ${this.#target} [forwarded ${formatBytes(r.forwarded)}, returned ${formatBytes(r.returned)}, open ${open}s]`, {
+          log.conn(`closed pipe: ${from} ${who} <-> ${targetText} [forwarded ${formatBytes(r.forwarded)}, returned ${formatBytes(r.returned)}, open ${open}s]`, {
             peer: from,
             forwarded: r.forwarded,
             returned: r.returned,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { formatDuration, parseDuration } from '../../src/cli/duration.ts';
 import { UsageError } from '../../src/cli/errors.ts';
-import { parseArgs, type ParsedArgs } from '../../src/cli/parse.ts';
+import { argsFor, parseArgs, type ParsedArgs } from '../../src/cli/parse.ts';
 import { tempDir } from '../helpers/pki.ts';
 
 function parse(argv: string[], env: Record<string, string> = {}): ParsedArgs {
@@ -13,7 +13,7 @@ function parse(argv: string[], env: Record<string, string> = {}): ParsedArgs {
   try {
     const out = parseArgs(argv, () => {});
     assert.equal(out.kind, 'run');
-    return out.args;
+    return argsFor(out.commandLine, out.commandLine.mode!);
   } finally {
     for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k];
   }

@@ -34,6 +34,8 @@ export interface RunOptions {
   nodeArgs?: string[];
   /** A command that runs node for us, e.g. ["systemd-socket-activate", "-l", PATH]. */
   wrap?: string[];
+  /** The script node runs instead of src/main.ts, e.g. an installed package's bin/ghostunnel. */
+  entry?: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -43,7 +45,7 @@ process.on('exit', () => {
 });
 
 export function runGhostunnel(args: string[], opts: RunOptions = {}): Daemon {
-  const command = [...(opts.wrap ?? []), process.execPath, ...(opts.nodeArgs ?? []), ENTRY, ...args];
+  const command = [...(opts.wrap ?? []), process.execPath, ...(opts.nodeArgs ?? []), opts.entry ?? ENTRY, ...args];
   const proc = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,45 @@
+import { lookup } from 'node:dns/promises';
+import type { AccessPolicy } from '../auth/access-policy.ts';
+import type { OpaPolicy } from '../auth/opa/opa-policy.ts';
+import { StartupError } from '../cli/errors.ts';
+import type { ParsedArgs } from '../cli/parse.ts';
+import type { Config, PolicySource } from '../config/types.ts';
+import type { Log } from '../log/logger.ts';
+import { combinedPolicy, flagPolicy, loadOpaPolicy, policySource } from './access-control.ts';
+
+/** Everything built from one configuration that a reload replaces at once. */
+export interface Generation {
+  readonly config: Config;
+  /** The flag values it was built from; undefined when the flags cannot change (no --config). */
+  readonly args: ParsedArgs | undefined;
+  /** Every rule on the peer, combined (flags or pins, OPA, SVID); undefined: no client certificate asked for. */
+  readonly policy: AccessPolicy | undefined;
+  /** The OPA policy inside `policy`, re-read at every reload. */
+  readonly opa: OpaPolicy | undefined;
+}
+
+export async function checkTargetResolves(config: Config): Promise<void> {
+  if (config.skipResolve || config.target.kind !== 'tcp') return;
+  try {
+    await lookup(config.target.host);
+  } catch (err) {
+    throw new StartupError(`unable to resolve --target ${config.target.text}: ${(err as Error).message}`);
+  }
+}
+
+function sameSource(a: PolicySource | undefined, b: PolicySource | undefined): boolean {
+  return a !== undefined && b !== undefined && a.bundle === b.bundle && a.query === b.query;
+}
+
+/**
+ * The generation for a reloaded configuration: the rules compiled again, the OPA policy kept when
+ * its bundle and query are the same (it follows its bundle's content itself), loaded otherwise.
+ * Throws StartupError; nothing of `previous` is touched.
+ */
+export async function nextGeneration(config: Config, args: ParsedArgs, previous: Generation, log: Log): Promise<Generation> {
+  const flags = flagPolicy(config);
+  const source = policySource(config);
+  const keep = sameSource(source, previous.opa === undefined ? undefined : policySource(previous.config));
+  const opa = source === undefined ? undefined : keep ? previous.opa : await loadOpaPolicy(source, config, log);
+  return { config, args, policy: combinedPolicy(config, flags, opa), opa };
+}

@@ -1,0 +1,100 @@
+// Clients that misbehave the way the network does: garbage instead of TLS, a ClientHello cut short
+// or dribbled out a byte at a time, a handshake that stalls, a reset in the middle of a transfer.
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { Duplex, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+
+let captured: Buffer | undefined;
+
+/** The first record a Node.js TLS client sends (its ClientHello, SNI localhost), captured once from a real client. */
+export async function realClientHello(): Promise<Buffer> {
+  if (captured) return captured;
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const got = new Promise<Buffer>((resolve) => {
+    server.once('connection', (s) => {
+      let buf = Buffer.alloc(0);
+      s.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        if (buf.length >= 5 && buf.length >= 5 + buf.readUInt16BE(3)) {
+          s.destroy();
+          resolve(buf.subarray(0, 5 + buf.readUInt16BE(3)));
+        }
+      });
+    });
+  });
+  const client = tlsConnect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, servername: 'localhost' });
+  client.on('error', () => {});
+  captured = await got;
+  client.destroy();
+  server.close();
+  if (captured[0] !== 0x16 || captured[5] !== 0x01) throw new Error('captured record is not a ClientHello');
+  return captured;
+}
+
+/** A plain TCP connection to the tunnel, with its local port (how the daemon's log names it: tcp:127.0.0.1:PORT). */
+export async function rawConnection(port: number): Promise<{ socket: Socket; localPort: number }> {
+  const socket = connect({ host: '127.0.0.1', port, noDelay: true });
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  return { socket, localPort: socket.localPort! };
+}
+
+/** Writes `data` one byte per write, `delayMs` apart (TCP_NODELAY: each byte its own segment). */
+export async function dribble(socket: Socket, data: Buffer, delayMs: number): Promise<void> {
+  for (const byte of data) {
+    if (socket.destroyed) return;
+    socket.write(Buffer.of(byte));
+    await sleep(delayMs);
+  }
+}
+
+export function garbage(n: number): Buffer {
+  const bytes = randomBytes(n);
+  // Not a TLS handshake record by accident.
+  bytes[0] = 0x47;
+  return bytes;
+}
+
+/**
+ * A stream for tls.connect({ socket }) that sends the first `fragmentBytes` bytes the TLS client
+ * writes one byte at a time, `delayMs` apart (so the ClientHello arrives in pieces), the rest as is.
+ */
+export function fragmentingStream(raw: Socket, fragmentBytes: number, delayMs: number): Duplex {
+  let left = fragmentBytes;
+  const writable = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      void (async () => {
+        let i = 0;
+        while (left > 0 && i < chunk.length) {
+          raw.write(chunk.subarray(i, i + 1));
+          left--;
+          i++;
+          await sleep(delayMs);
+        }
+        if (i < chunk.length) raw.write(chunk.subarray(i));
+        done();
+      })();
+    },
+    final(done) {
+      raw.end();
+      done();
+    },
+  });
+  const stream = Duplex.from({ readable: raw, writable });
+  raw.on('close', () => stream.destroy());
+  return stream;
+}
+
+/** A TLS client over `raw`, resolving once its handshake is done. */
+export function tlsOver(raw: Duplex, opts: { cert: Buffer; key: Buffer; ca: Buffer }): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const tls = tlsConnect({ socket: raw, servername: 'localhost', ...opts });
+    tls.once('secureConnect', () => resolve(tls));
+    tls.once('error', reject);
+  });
+}
