@@ -3,7 +3,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { MachineFacts } from './machine.ts';
 import type { RoundFigures, Settings } from './measure.ts';
-import type { Subject } from './subjects.ts';
+
+/** A column of a table: one subject. */
+export interface Column {
+  readonly id: string;
+  readonly label: string;
+}
 
 interface Metric {
   readonly label: string;
@@ -102,7 +107,7 @@ export interface Table {
   readonly verdicts: readonly string[];
 }
 
-export function buildTable(title: string, subjects: readonly Subject[], results: Results, settings: Settings, ourIds: readonly string[]): Table {
+export function buildTable(title: string, subjects: readonly Column[], results: Results, settings: Settings, ourIds: readonly string[]): Table {
   const direct = results.get('direct');
   const ms = metrics(settings);
   const withTargets = subjects.some((s) => ourIds.includes(s.id));
@@ -119,9 +124,12 @@ export function buildTable(title: string, subjects: readonly Subject[], results:
       row.push(cellText(m, c, s.id === 'direct'));
       spreadRow.push(c.rounds.map((v) => fmt(v, m.digits)).join(' / '));
       if (ourIds.includes(s.id) && m.target && c.median !== undefined) {
+        // Per core means per CPU-second of the subject: the CPU-time ratio decides when there is one
+        // (wall-clock rates also move with whatever else the machine runs); the rate ratio is shown.
         const perCore = m.cost ? cell({ label: '', value: m.cost, digits: 0, ratio: 'cost' }, rounds, direct).ratio : undefined;
-        const figures = c.ratio === undefined ? fmt(c.median, m.digits) : `${c.ratio.toFixed(2)}×${perCore === undefined ? '' : `; by CPU time ${perCore.toFixed(2)}×`}`;
-        verdicts.push(`${s.label} · ${m.label.replace(/^↳ /, '')}: ${m.target.met(c.median, c.ratio) ? 'meets' : 'misses'} ${m.target.text} (${figures})`);
+        const ratio = perCore ?? c.ratio;
+        const figures = perCore !== undefined ? `per core ${perCore.toFixed(2)}×, wall-clock rate ${c.ratio?.toFixed(2) ?? '—'}×` : fmt(c.median, m.digits);
+        verdicts.push(`${s.label} · ${m.label.replace(/^↳ /, '')}: ${m.target.met(c.median, ratio) ? 'meets' : 'misses'} ${m.target.text} (${figures})`);
       }
     }
     if (withTargets) row.push(m.target?.text ?? '');
@@ -144,7 +152,8 @@ export function markdownTable(t: Table): string {
 }
 
 export interface RunFacts {
-  readonly date: Date;
+  /** When the run started, ISO 8601. */
+  readonly date: string;
   readonly machine: MachineFacts;
   readonly settings: Settings;
   readonly rounds: number;
@@ -160,10 +169,9 @@ export function markdownSection(run: RunFacts, tables: readonly Table[]): string
   const m = run.machine;
   const s = run.settings;
   const parts = [
-    `### Latest run: ${run.date.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    `### Latest run: ${run.date.slice(0, 16).replace('T', ' ')} UTC`,
     '',
-    `Machine: ${m.nproc} CPUs (${m.cpu}), ${m.kernel}; load average ${m.loadAverage} at the start, ${run.loadAverageAtEnd} at the end ` +
-      `(above 2, other work shared the cores and the rates are disturbed; the CPU rows less so). ` +
+    `Machine: ${m.nproc} CPUs (${m.cpu}), ${m.kernel}; load average ${m.loadAverage} at the start, ${run.loadAverageAtEnd} at the end. ` +
       `Node ${m.node} (OpenSSL ${m.nodeOpenssl}); stunnel ${m.stunnel} and HAProxy ${m.haproxy} on the system OpenSSL ${m.systemOpenssl}; loadgen built with Go ${m.go}.`,
     '',
     `Method: ${run.rounds} rounds over ${run.order.join(', ')}; every subject pinned to core 1 (\`taskset -c 1\`), ` +
@@ -179,6 +187,13 @@ export function markdownSection(run: RunFacts, tables: readonly Table[]): string
       `the load core with loadgen, so a tunnel's bulk rate can be bound by that core ` +
       `(compare the CPU rows). Our tunnel: ${run.tunnelDescription}. Whole run: ${Math.round(run.durationS)} s.`,
     '',
+    ...(shared(m.loadAverage, run.loadAverageAtEnd, m.nproc)
+      ? [
+          `**Other work shared the machine during this run** (see the load averages): wall-clock rates, their ratios and the ` +
+            `latencies moved with it. The CPU rows (and the per-core verdicts, which use them) are the figures to compare.`,
+          '',
+        ]
+      : []),
   ];
   for (const t of tables) {
     parts.push(`#### ${t.title}`, '', markdownTable(t), '');
@@ -188,6 +203,14 @@ export function markdownSection(run: RunFacts, tables: readonly Table[]): string
   }
   if (run.notes.length > 0) parts.push('Notes:', '', ...run.notes.map((n) => `- ${n}`), '');
   return parts.join('\n');
+}
+
+/**
+ * Whether the 1-minute load averages say other work was running: above 1 before the bench started,
+ * or above the core count plus one at its end (the bench itself keeps about one process per core busy).
+ */
+function shared(atStart: string, atEnd: string, nproc: number): boolean {
+  return Number(atStart.split(' ')[0]) > 1 || Number(atEnd.split(' ')[0]) > nproc + 1;
 }
 
 const BEGIN = '<!-- bench:begin — generated by `npm run bench`; edits inside are overwritten -->';

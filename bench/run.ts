@@ -1,15 +1,15 @@
 // npm run bench: our tunnel against stunnel, HAProxy and a direct TLS echo, per core, in
 // alternating rounds; prints medians and ratios and writes docs/performance.md. See bench/README.md.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { buildLoadgen, Loadgen } from './loadgen.ts';
 import { loadAverage, machineFacts } from './machine.ts';
 import { Backends, RoundRunner, type CertDirs, type RoundFigures } from './measure.ts';
 import { BUILD_ROOT, COMPILED_DIR, HELP, readOptions } from './options.ts';
 import { killAll } from './processes.ts';
-import { buildTable, markdownSection, textTable, writeDocs, type Table } from './report.ts';
+import { buildTable, markdownSection, textTable, writeDocs, type Column, type RunFacts, type Table } from './report.ts';
 import { allSubjects, type Subject } from './subjects.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -62,12 +62,56 @@ function summary(f: RoundFigures): string {
   ].join(' · ');
 }
 
+/** Everything a run measured, as saved in bench/out/results-*.json; enough to render it again. */
+interface SavedRun {
+  readonly facts: RunFacts;
+  readonly subjects: ReadonlyArray<Column & { readonly mode: Subject['mode'] }>;
+  readonly results: Readonly<Record<string, RoundFigures[]>>;
+  /** A full default run: its tables belong in docs/performance.md. */
+  readonly fullDefaultRun: boolean;
+}
+
+/** Prints the tables, writes bench/out/report-*.md, and docs/performance.md when `docs` says so. */
+function render(saved: SavedRun, stamp: string, docs: boolean): void {
+  const results = new Map(Object.entries(saved.results));
+  const ours = ['tunnel', 'tunnel-client'];
+  const { settings, rounds } = saved.facts;
+  const server = saved.subjects.filter((s) => s.mode === 'server');
+  const client = saved.subjects.filter((s) => s.mode === 'client');
+  const tables: Table[] = [buildTable('Server mode (TLS in, plain out)', server, results, settings, ours)];
+  if (client.length > 0) {
+    const direct = saved.subjects.filter((s) => s.id === 'direct');
+    tables.push(buildTable('Client mode (plain in, TLS out; loadgen dials the tunnel in plain TCP)', [...direct, ...client], results, settings, ours));
+  }
+  for (const t of tables) {
+    if (rounds > 1) console.log(`\n${textTable(`${t.title}: every round`, t.headings.slice(0, t.spread[0]?.length ?? 0), t.spread)}`);
+    console.log(`\n${textTable(`${t.title}: medians (ratio to the direct echo)`, t.headings, t.rows)}`);
+    for (const v of t.verdicts) console.log(`  ${v}`);
+  }
+  const section = markdownSection(saved.facts, tables);
+  const report = join(OUT, `report-${stamp}.md`);
+  writeFileSync(report, section);
+  if (docs) {
+    writeDocs(join(ROOT, 'docs', 'performance.md'), section);
+    console.log('\nwrote docs/performance.md');
+  } else {
+    console.log(`\nnot a full default run: docs/performance.md left alone (BENCH_DOCS=1 forces it); report in ${report}`);
+  }
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes('--help')) {
     console.log(HELP);
     return;
   }
   if (availableParallelism() < 2) throw new Error('the bench pins the tunnel and the load generator to separate cores: it needs at least 2 CPUs');
+  const rerender = process.env.BENCH_RENDER;
+  if (rerender) {
+    const saved = JSON.parse(readFileSync(rerender, 'utf8')) as SavedRun;
+    const docs = process.env.BENCH_DOCS === undefined || process.env.BENCH_DOCS === '' ? saved.fullDefaultRun : process.env.BENCH_DOCS === '1';
+    render(saved, basename(rerender, '.json').replace(/^results-/, ''), docs);
+    return;
+  }
   if (!existsSync(join(KIT, 'loadgen', 'main.go'))) throw new Error(`no benchmark kit at ${KIT} (loadgen/, mkcerts.sh, peers/): set BENCH_KIT to its directory`);
   const options = readOptions(ROOT);
   const started = Date.now();
@@ -108,36 +152,30 @@ async function main(): Promise<void> {
     await backends.stopAll();
   }
 
-  const ours = ['tunnel', 'tunnel-client'];
-  const server = subjects.filter((s) => s.mode === 'server');
-  const client: Subject[] = subjects.filter((s) => s.mode === 'client');
-  const tables: Table[] = [buildTable('Server mode (TLS in, plain out)', server, results, options.settings, ours)];
-  if (client.length > 0) {
-    const direct = subjects.filter((s) => s.id === 'direct');
-    tables.push(buildTable('Client mode (plain in, TLS out; loadgen dials the tunnel in plain TCP)', [...direct, ...client], results, options.settings, ours));
-  }
-  for (const t of tables) {
-    if (options.rounds > 1) console.log(`\n${textTable(`${t.title}: every round`, t.headings.slice(0, t.spread[0]?.length ?? 0), t.spread)}`);
-    console.log(`\n${textTable(`${t.title}: medians (ratio to the direct echo)`, t.headings, t.rows)}`);
-    for (const v of t.verdicts) console.log(`  ${v}`);
-  }
-
   const notes = [
     ...choice.skipped.map((s) => `not measured: ${s}`),
     'HAProxy has no in-place reload (it starts a new process on SIGUSR2 in master-worker mode), so it has no SIGHUP figures.',
     ...problems,
   ];
   const entry = options.compile ? `${COMPILED_DIR}/main.js (src/ compiled by tsc, as bin/ghostunnel runs it)` : options.tunnel.entry.replace(`${ROOT}/`, '');
-  const tunnelDescription = `node ${[...options.tunnel.nodeArgs, entry].join(' ')}, flags ${['--allow-all', ...options.tunnel.tunnelArgs].join(' ')}; log lines to /dev/null`;
-  const section = markdownSection({ date, machine, settings: options.settings, rounds: options.rounds, order: subjects.map((s) => s.label), tunnelDescription, durationS: (Date.now() - started) / 1000, loadAverageAtEnd: loadAverage(), notes }, tables);
-  writeFileSync(join(OUT, `report-${stamp}.md`), section);
-  writeFileSync(join(OUT, `results-${stamp}.json`), JSON.stringify({ date, machine, options, results: Object.fromEntries(results) }, null, 2));
-  if (options.writeDocs) {
-    writeDocs(join(ROOT, 'docs', 'performance.md'), section);
-    console.log('\nwrote docs/performance.md');
-  } else {
-    console.log(`\nnot a full default run: docs/performance.md left alone (BENCH_DOCS=1 forces it); report in ${join(OUT, `report-${stamp}.md`)}`);
-  }
+  const saved: SavedRun = {
+    facts: {
+      date: date.toISOString(),
+      machine,
+      settings: options.settings,
+      rounds: options.rounds,
+      order: subjects.map((s) => s.label),
+      tunnelDescription: `node ${[...options.tunnel.nodeArgs, entry].join(' ')}, flags ${['--allow-all', ...options.tunnel.tunnelArgs].join(' ')}; log lines to /dev/null`,
+      durationS: (Date.now() - started) / 1000,
+      loadAverageAtEnd: loadAverage(),
+      notes,
+    },
+    subjects: subjects.map(({ id, label, mode }) => ({ id, label, mode })),
+    results: Object.fromEntries(results),
+    fullDefaultRun: options.writeDocs,
+  };
+  writeFileSync(join(OUT, `results-${stamp}.json`), JSON.stringify(saved, null, 2));
+  render(saved, stamp, options.writeDocs);
   console.log(`bench: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 

@@ -45,6 +45,20 @@ interface Sample {
   readonly fds: number;
   /** Tunnel processes alive (the current one and predecessors still draining). */
   readonly processes: number;
+  /** V8 heap in use and memory outside it (TLS buffers, OpenSSL), from the serving process's metrics. */
+  readonly heapKb: number;
+  readonly externalKb: number;
+}
+
+/** The serving process's own view of its memory, from the Prometheus metrics on the status port. */
+async function nodeMemory(status: string): Promise<{ heapKb: number; externalKb: number }> {
+  try {
+    const text = await (await fetch(`http://${status}/_metrics/prometheus`)).text();
+    const value = (name: string): number => Math.round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1024);
+    return { heapKb: value('nodejs_heap_size_used_bytes'), externalKb: value('nodejs_external_memory_bytes') };
+  } catch {
+    return { heapKb: NaN, externalKb: NaN };
+  }
 }
 
 const log = (msg: string): void => {
@@ -86,16 +100,19 @@ async function main(): Promise<number> {
   const hostile = runHostile({ port, client: clientFiles, stallMs: (CONNECT_TIMEOUT_S + 2) * 1000, concurrency: 8 }, stop.signal);
 
   let rotations = 0;
-  const rotator = setInterval(() => {
-    void layout.rotate(pool[++rotations % pool.length]!);
-  }, ROTATE_MS);
+  const rotator = ROTATE_MS > 0 ? setInterval(() => void layout.rotate(pool[++rotations % pool.length]!), ROTATE_MS) : undefined;
 
   const samples: Sample[] = [];
   const pids = new Set<number>([tunnel.current]);
+  const statusAddress = String(tunnel.lines.find((l) => /^status server listening/.test(l.msg))?.address);
   const sampler = setInterval(() => {
     pids.add(tunnel.current);
-    const s = sample(tunnel.current);
-    if (s) samples.push({ at: Date.now(), pid: tunnel.current, ...s, processes: alive(pids).length });
+    const pid = tunnel.current;
+    const s = sample(pid);
+    if (s === undefined) return;
+    const at = Date.now();
+    const processes = alive(pids).length;
+    void nodeMemory(statusAddress).then((m) => samples.push({ at, pid, ...s, processes, ...m }));
   }, SAMPLE_MS);
 
   const windows: Window[] = [];
@@ -191,6 +208,7 @@ const stats = (xs: readonly number[]): { min: number; median: number; max: numbe
 };
 
 function report(f: Findings): number {
+  f = { ...f, samples: [...f.samples].sort((a, b) => a.at - b.at) };
   const steady = f.segments.filter((s) => !s.flap);
   const flapped = f.segments.filter((s) => s.flap);
   const failures = f.checked.flatMap((c) => c.failures);
@@ -201,7 +219,7 @@ function report(f: Findings): number {
   const warm = f.samples.filter((s) => s.at - f.samples[0]!.at >= WARM_UP_MS);
   const thirds = (xs: readonly Sample[]): [readonly Sample[], readonly Sample[]] => [xs.slice(0, Math.ceil(xs.length / 3)), xs.slice(Math.floor((2 * xs.length) / 3))];
   const [early, late] = thirds(warm);
-  const mean = (xs: readonly Sample[], k: 'rssKb' | 'fds'): number => (xs.length === 0 ? 0 : sum(xs.map((s) => s[k])) / xs.length);
+  const mean = (xs: readonly Sample[], k: 'rssKb' | 'fds' | 'heapKb' | 'externalKb'): number => (xs.length === 0 ? 0 : sum(xs.map((s) => s[k])) / xs.length);
   const summary = {
     minutes: Number(f.minutes.toFixed(1)),
     well_behaved: {
@@ -230,13 +248,17 @@ function report(f: Findings): number {
       fds: stats(warm.map((s) => s.fds)),
       rss_kb_mean_first_third: Math.round(mean(early, 'rssKb')),
       rss_kb_mean_last_third: Math.round(mean(late, 'rssKb')),
+      heap_kb_mean_first_third: Math.round(mean(early, 'heapKb')),
+      heap_kb_mean_last_third: Math.round(mean(late, 'heapKb')),
+      external_kb_mean_first_third: Math.round(mean(early, 'externalKb')),
+      external_kb_mean_last_third: Math.round(mean(late, 'externalKb')),
       fds_mean_first_third: Number(mean(early, 'fds').toFixed(1)),
       fds_mean_last_third: Number(mean(late, 'fds').toFixed(1)),
       tunnel_processes_alive: stats(warm.map((s) => s.processes)),
     },
     lingering_processes_at_end: f.lingering,
     tunnel_counters: Object.fromEntries(f.metrics.filter((m) => /\.(accept|conn)\./.test(m.metric)).map((m) => [m.metric, m.value])),
-    samples: f.samples.map((s) => [Math.round((s.at - f.samples[0]!.at) / 1000), s.pid, s.rssKb, s.fds, s.processes]),
+    samples: f.samples.map((s) => [Math.round((s.at - f.samples[0]!.at) / 1000), s.pid, s.rssKb, s.heapKb, s.externalKb, s.fds, s.processes]),
   };
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   const problems = [

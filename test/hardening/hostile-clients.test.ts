@@ -110,9 +110,13 @@ describe('hostile clients leave the others unaffected', () => {
     const hello = await realClientHello();
     await alongsideChecker(async (checker) => {
       const { socket, localPort } = await rawConnection(port);
-      const sent = dribble(socket, hello, 1);
+      // A byte per write, a pause every 4 bytes: well inside --connect-timeout even on a busy machine.
+      const sent = dribble(socket, hello, 1, 4);
       // The server answers the complete ClientHello; the client never sends its next flight.
-      const answered = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+      const answered = new Promise<void>((resolve, reject) => {
+        socket.once('data', () => resolve());
+        socket.once('close', () => reject(new Error('closed before the server answered the ClientHello')));
+      });
       await checkerKeepsGoing(checker, sent);
       await answered;
       await checkerKeepsGoing(checker, logFor(localPort, /timed out \(--connect-timeout\)/));
@@ -132,7 +136,7 @@ describe('hostile clients leave the others unaffected', () => {
     const hello = await realClientHello();
     await alongsideChecker(async () => {
       const { socket, localPort } = await rawConnection(port);
-      const slow = await tlsOver(fragmentingStream(socket, hello.length, 1), { cert: readFileSync(client.cert), key: readFileSync(client.key), ca: readFileSync(ca.cert) });
+      const slow = await tlsOver(fragmentingStream(socket, hello.length, 1, 4), { cert: readFileSync(client.cert), key: readFileSync(client.key), ca: readFileSync(ca.cert) });
       await logFor(localPort, /opening pipe/);
       const payload = Buffer.from('dribbled handshake, whole payload');
       slow.write(payload);

@@ -44,12 +44,15 @@ export async function rawConnection(port: number): Promise<{ socket: Socket; loc
   return { socket, localPort: socket.localPort! };
 }
 
-/** Writes `data` one byte per write, `delayMs` apart (TCP_NODELAY: each byte its own segment). */
-export async function dribble(socket: Socket, data: Buffer, delayMs: number): Promise<void> {
-  for (const byte of data) {
+/**
+ * Writes `data` one byte per write (TCP_NODELAY: each byte its own segment), pausing `delayMs`
+ * after every `bytesPerPause` bytes.
+ */
+export async function dribble(socket: Socket, data: Buffer, delayMs: number, bytesPerPause = 1): Promise<void> {
+  for (let i = 0; i < data.length; i++) {
     if (socket.destroyed) return;
-    socket.write(Buffer.of(byte));
-    await sleep(delayMs);
+    socket.write(data.subarray(i, i + 1));
+    if ((i + 1) % bytesPerPause === 0) await sleep(delayMs);
   }
 }
 
@@ -62,10 +65,12 @@ export function garbage(n: number): Buffer {
 
 /**
  * A stream for tls.connect({ socket }) that sends the first `fragmentBytes` bytes the TLS client
- * writes one byte at a time, `delayMs` apart (so the ClientHello arrives in pieces), the rest as is.
+ * writes one byte per write, pausing `delayMs` after every `bytesPerPause` (so the ClientHello
+ * arrives in pieces), and the rest as is.
  */
-export function fragmentingStream(raw: Socket, fragmentBytes: number, delayMs: number): Duplex {
+export function fragmentingStream(raw: Socket, fragmentBytes: number, delayMs: number, bytesPerPause = 1): Duplex {
   let left = fragmentBytes;
+  let sent = 0;
   const writable = new Writable({
     write(chunk: Buffer, _encoding, done) {
       void (async () => {
@@ -74,7 +79,7 @@ export function fragmentingStream(raw: Socket, fragmentBytes: number, delayMs: n
           raw.write(chunk.subarray(i, i + 1));
           left--;
           i++;
-          await sleep(delayMs);
+          if (++sent % bytesPerPause === 0) await sleep(delayMs);
         }
         if (i < chunk.length) raw.write(chunk.subarray(i));
         done();
