@@ -42,7 +42,8 @@ export const HELP = `npm run bench — environment variables:
   BENCH_ALT="label=[VAR=value …] PATH [flags];…"  more builds of the tunnel measured beside it
                            (server mode), e.g. a prototype in /tmp with its switches
   BENCH_DOCS=1|0           write docs/performance.md (default: 1 only for a full default run)
-  BENCH_KIT=DIR            the benchmark kit (default ../shared/bench)`;
+  BENCH_KIT=DIR            the benchmark kit (default ../shared/bench)
+  BENCH_RENDER=FILE        measure nothing: print and write the tables of a saved bench/out/results-*.json`;
 
 function positive(name: string, fallback: number): number {
   const raw = process.env[name];

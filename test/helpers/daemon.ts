@@ -109,7 +109,7 @@ export function runGhostunnel(args: string[], opts: RunOptions = {}): Daemon {
     stdout: () => out,
     waitForLog,
     async address() {
-      const line = await waitForLog(/^listening for connections on/);
+      const line = await waitForLog(/^listening for connections on/, 30_000);
       const a = String(line.address);
       const i = a.lastIndexOf(':');
       return { host: a.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(a.slice(i + 1)) };
