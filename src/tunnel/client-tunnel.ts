@@ -7,9 +7,8 @@ import { identityOf, type PeerIdentity } from '../auth/peer.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { Log } from '../log/logger.ts';
 import type { TunnelEvents } from './events.ts';
-import { formatBytes } from './format.ts';
 import type { OpenConnections } from './open-connections.ts';
-import { pipeBoth } from './pipe.ts';
+import { startPiping } from './piping.ts';
 import type { ClientRuntime, RuntimeCell } from './runtime-settings.ts';
 import { DENIED } from './server-tunnel.ts';
 import { peerVerifyError } from './tls-peer.ts';
@@ -62,7 +61,7 @@ export class ClientTunnel {
   }
 
   handle(local: Socket): void {
-    const { store, log, tracker, events, connections } = this.#deps;
+    const { store, log, tracker, events } = this.#deps;
     const { verification, dialer, timeouts, targetText, sni, endpoint } = this.#deps.settings.current;
     tracker.add();
     events.accepted();
@@ -136,35 +135,8 @@ export class ClientTunnel {
         local.off('close', onLocalClose);
         secure.off('error', onTlsError);
         secure.off('close', onTlsClose);
-        events.piping();
         const who = peer ? `[${peer.subject}]` : '[no cert]';
-        log.conn(`opening pipe: ${from} [no tls] <-> ${targetText} ${who}`, { peer: from, target: targetText, subject: peer?.subject });
-        const forget =
-          peer === undefined
-            ? undefined
-            : connections.add({
-                peer,
-                from,
-                close: () => {
-                  local.destroy();
-                  secure.destroy();
-                },
-              });
-        pipeBoth(local, secure, local, timeouts, (r) => {
-          forget?.();
-          const lifetimeMs = performance.now() - started;
-          events.closed(lifetimeMs, r.forwarded, r.returned, r.timedOut);
-          const open = (lifetimeMs / 1000).toFixed(6);
-          log.conn(`closed pipe: ${from} [no tls] <-> ${targetText} ${who} [forwarded ${formatBytes(r.forwarded)}, returned ${formatBytes(r.returned)}, open ${open}s]`, {
-            peer: from,
-            forwarded: r.forwarded,
-            returned: r.returned,
-            duration_s: Number(open),
-            timed_out: r.timedOut,
-          });
-          if (r.error) log.connError(`error during copy: ${r.error.message}`, { peer: from });
-          tracker.remove();
-        });
+        startPiping(this.#deps, { accepted: local, dialed: secure, plainSide: local, peer, from, route: `${from} [no tls] <-> ${targetText} ${who}`, target: targetText, started, timeouts });
       };
     };
 

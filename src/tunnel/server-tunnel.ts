@@ -5,9 +5,8 @@ import { identityOf, type PeerIdentity } from '../auth/peer.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { Log } from '../log/logger.ts';
 import { dialPlain } from '../net/dial.ts';
-import { formatBytes } from './format.ts';
 import type { OpenConnections } from './open-connections.ts';
-import { pipeBoth } from './pipe.ts';
+import { startPiping } from './piping.ts';
 import { proxyHeaderFor } from './proxy-header.ts';
 import { peerVerifyError } from './tls-peer.ts';
 import type { RuntimeCell, ServerRuntime } from './runtime-settings.ts';
@@ -40,7 +39,7 @@ export class ServerTunnel {
 
   /** `listenAddress`: the listening socket's address (its path, for the PROXY header on a UNIX listener). */
   handle(raw: Socket, listenAddress?: string): void {
-    const { store, log, tracker, events, connections } = this.#deps;
+    const { store, log, tracker, events } = this.#deps;
     const settings = this.#deps.settings.current;
     const { policy, verifyChain, timeouts, targetText } = settings;
     tracker.add();
@@ -114,34 +113,7 @@ export class ServerTunnel {
         tls.removeAllListeners('error');
         tls.removeAllListeners('close');
         backend.removeAllListeners('error');
-        events.piping();
-        log.conn(`opening pipe: ${from} ${who} <-> ${targetText} [no tls]`, { peer: from, subject: peer?.subject, target: targetText });
-        const forget =
-          peer === undefined
-            ? undefined
-            : connections.add({
-                peer,
-                from,
-                close: () => {
-                  tls.destroy();
-                  backend.destroy();
-                },
-              });
-        pipeBoth(tls, backend, backend, timeouts, (r) => {
-          forget?.();
-          const lifetimeMs = performance.now() - started;
-          events.closed(lifetimeMs, r.forwarded, r.returned, r.timedOut);
-          const open = (lifetimeMs / 1000).toFixed(6);
-          log.conn(`closed pipe: ${from} ${who} <-> ${targetText} [forwarded ${formatBytes(r.forwarded)}, returned ${formatBytes(r.returned)}, open ${open}s]`, {
-            peer: from,
-            forwarded: r.forwarded,
-            returned: r.returned,
-            duration_s: Number(open),
-            timed_out: r.timedOut,
-          });
-          if (r.error) log.connError(`error during copy: ${r.error.message}`, { peer: from });
-          tracker.remove();
-        });
+        startPiping(this.#deps, { accepted: tls, dialed: backend, plainSide: backend, peer, from, route: `${from} ${who} <-> ${targetText} [no tls]`, target: targetText, started, timeouts });
       });
     };
   }
