@@ -2,6 +2,7 @@ import { StartupError, UsageError } from './cli/errors.ts';
 import { parseArgs } from './cli/parse.ts';
 import { buildConfig, checkParseRules, logSettings } from './config/build.ts';
 import { ConfigSource, located } from './config/config-source.ts';
+import { metricsWanted } from './config/observability.ts';
 import { enterSandbox } from './sandbox/sandbox.ts';
 import type { Quickstart } from './quickstart/quickstart.ts';
 import type { Log } from './log/logger.ts';
@@ -16,6 +17,16 @@ async function syslogDestination(): Promise<SyslogDestination> {
   } catch (err) {
     throw new StartupError(`unable to set up logger: ${(err as Error).message}`);
   }
+}
+
+async function loadObservability() {
+  const [push, reload, start, tunnelMetrics] = await Promise.all([
+    import('./status/metrics-push.ts'),
+    import('./status/reload-route.ts'),
+    import('./status/start.ts'),
+    import('./status/tunnel-metrics.ts'),
+  ]);
+  return { resolveGraphite: push.resolveGraphite, reloadRoute: reload.reloadRoute, startStatusAndMetrics: start.startStatusAndMetrics, TunnelMetrics: tunnelMetrics.TunnelMetrics };
 }
 
 function exit(code: number, log?: Log): never {
@@ -53,26 +64,23 @@ export async function main(argv: readonly string[]): Promise<void> {
       extra: { configFile: source.path, argsFiles: argv.filter((a) => a.startsWith('@') && a.length > 1).map((a) => a.slice(1)) },
     });
     const logging = logSettings(args);
-    const [{ createLog }, { Daemon }, { resolveGraphite }, { reloadRoute }, { metricsWanted, startStatusAndMetrics }, { TunnelMetrics }] = await Promise.all([
-      import('./log/logger.ts'),
-      import('./daemon.ts'),
-      import('./status/metrics-push.ts'),
-      import('./status/reload-route.ts'),
-      import('./status/start.ts'),
-      import('./status/tunnel-metrics.ts'),
-    ]);
+    const [{ createLog }, { Daemon }] = await Promise.all([import('./log/logger.ts'), import('./daemon.ts')]);
     const daemonLog = createLog(logging.quiet, logging.syslog ? await syslogDestination() : undefined);
     log = daemonLog;
     log.info(`starting ghostunnel in ${args.mode} mode`, { mode: args.mode, ...(source.path === undefined ? {} : { config: source.path }) });
     if (sandbox.warning) log.warn(`warning: ${sandbox.warning}`);
     const config = located(loaded, () => buildConfig(args));
-    const graphite = config.metrics.graphite ? await located(loaded, () => resolveGraphite(config.metrics.graphite!)) : undefined;
-    // With --config a reload may turn metrics sinks on, so the counters run from the start.
-    const metrics = metricsWanted(config) || source.path !== undefined ? new TunnelMetrics() : undefined;
+    // With --config a reload may turn metrics sinks on, so the counters run from the start. Without
+    // any sink, the status and metrics modules (prom-client among them) are never loaded.
+    const observed = metricsWanted(config) || source.path !== undefined ? await loadObservability() : undefined;
+    const graphite = config.metrics.graphite ? await located(loaded, () => observed!.resolveGraphite(config.metrics.graphite!)) : undefined;
+    const metrics = observed ? new observed.TunnelMetrics() : undefined;
     const daemon = await Daemon.create(config, log, metrics, source.path === undefined ? undefined : { source, args });
     daemon.follow({ prepare: async (next) => () => daemonLog.setQuiet(next.quiet) });
-    const routes = config.enableReload ? [reloadRoute((trigger) => daemon.reload(trigger))] : [];
-    if (metrics) await startStatusAndMetrics(daemon, { metrics, graphite, routes });
+    if (observed && metrics) {
+      const routes = config.enableReload ? [observed.reloadRoute((trigger) => daemon.reload(trigger))] : [];
+      await observed.startStatusAndMetrics(daemon, { metrics, graphite, routes });
+    }
     const running = daemon.run();
     if (quickstart) {
       const { quickstartAddresses } = await import('./quickstart/quickstart.ts');

@@ -1,3 +1,4 @@
+import type { Config } from './types.ts';
 import { parseAddress, splitHostPort, type Address, type TcpAddress } from '../net/address.ts';
 
 /** --status parsed: the address to bind, and whether it serves HTTPS. */
@@ -33,4 +34,9 @@ export function parseGraphiteAddress(text: string): TcpAddress {
   } catch (err) {
     throw new Error(`'${text}' is not a valid TCP address: ${(err as Error).message}`);
   }
+}
+
+/** Ghostunnel collects metrics only when something will read them (spec §1.7 step 4). */
+export function metricsWanted(config: Config): boolean {
+  return config.status !== undefined || config.metrics.graphite !== undefined || config.metrics.url !== undefined;
 }

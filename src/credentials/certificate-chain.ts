@@ -1,21 +1,20 @@
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import { loadForge } from './forge.ts';
 import { splitDerCertificates } from './der-certificates.ts';
 import { detectFormatByContent } from './keystore-format.ts';
 import { parsePem } from './pem.ts';
 
-/** 1.2.840.113549.1.7.2 */
-const SIGNED_DATA = forge.pki.oids.signedData!;
-
 /** forge takes an options object here (since 0.10); its type declarations still say `strict?: boolean`. */
-const fromDer = forge.asn1.fromDer as unknown as (bytes: forge.util.ByteStringBuffer, options: { parseAllBytes?: boolean; decodeBitStrings?: boolean }) => forge.asn1.Asn1;
+type FromDer = (bytes: forge.util.ByteStringBuffer, options: { parseAllBytes?: boolean; decodeBitStrings?: boolean }) => forge.asn1.Asn1;
 
 // BIT STRINGs are left undecoded so that re-encoding gives back the exact bytes (signatures).
 function toAsn1(der: Buffer): forge.asn1.Asn1 {
-  return fromDer(forge.util.createBuffer(der.toString('binary')), { decodeBitStrings: false });
+  const f = loadForge();
+  return (f.asn1.fromDer as unknown as FromDer)(f.util.createBuffer(der.toString('binary')), { decodeBitStrings: false });
 }
 
 function toDer(asn1: forge.asn1.Asn1): Buffer {
-  return Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary');
+  return Buffer.from(loadForge().asn1.toDer(asn1).getBytes(), 'binary');
 }
 
 function children(asn1: forge.asn1.Asn1 | undefined): forge.asn1.Asn1[] {
@@ -27,12 +26,13 @@ function children(asn1: forge.asn1.Asn1 | undefined): forge.asn1.Asn1[] {
  * rather than with forge.pkcs7, which parses each certificate and knows only RSA keys.
  */
 export function pkcs7Certificates(der: Buffer): Buffer[] {
+  const f = loadForge();
   const [type, explicit] = children(toAsn1(der));
-  if (type?.type !== forge.asn1.Type.OID || forge.asn1.derToOid(type.value as string) !== SIGNED_DATA) {
+  if (type?.type !== f.asn1.Type.OID || f.asn1.derToOid(type.value as string) !== f.pki.oids.signedData /* 1.2.840.113549.1.7.2 */) {
     throw new Error('not a PKCS#7 SignedData structure');
   }
   const signedData = children(explicit)[0];
-  const certificates = children(signedData).find((e) => e.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && e.type === 0);
+  const certificates = children(signedData).find((e) => e.tagClass === f.asn1.Class.CONTEXT_SPECIFIC && e.type === 0);
   return children(certificates).map(toDer);
 }
 

@@ -1,5 +1,6 @@
 import { createDecipheriv, createHash, hash, timingSafeEqual } from 'node:crypto';
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import { loadForge } from './forge.ts';
 
 /** The private key entry of a JCEKS keystore, as DER. */
 export interface JceksContents {
@@ -104,13 +105,14 @@ function recoverKey(entry: PrivateKeyEntry, password: string): Buffer {
 function decryptKey(entry: PrivateKeyEntry, password: string): Buffer {
   let algorithm: string, salt: Buffer, iterations: number, encrypted: Buffer;
   try {
-    const info = forge.asn1.fromDer(forge.util.createBuffer(entry.protectedKey.toString('binary')));
+    const f = loadForge();
+    const info = f.asn1.fromDer(f.util.createBuffer(entry.protectedKey.toString('binary')));
     const [algId, data] = info.value as forge.asn1.Asn1[];
     const [oid, params] = algId!.value as forge.asn1.Asn1[];
-    algorithm = forge.asn1.derToOid(oid!.value as string);
+    algorithm = f.asn1.derToOid(oid!.value as string);
     const [saltAsn1, countAsn1] = (params?.value ?? []) as forge.asn1.Asn1[];
     salt = Buffer.from((saltAsn1?.value as string | undefined) ?? '', 'binary');
-    iterations = Number.parseInt(forge.util.bytesToHex(countAsn1!.value as string), 16);
+    iterations = Number.parseInt(f.util.bytesToHex(countAsn1!.value as string), 16);
     encrypted = Buffer.from(data!.value as string, 'binary');
   } catch {
     throw new Error(`the private key of entry "${entry.alias}" is not a well-formed encrypted key`);

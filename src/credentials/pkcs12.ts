@@ -1,4 +1,5 @@
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import { loadForge } from './forge.ts';
 
 /** The key and certificates inside a PKCS#12 file, as DER. */
 export interface Pkcs12Contents {
@@ -8,7 +9,7 @@ export interface Pkcs12Contents {
 }
 
 function toBuffer(asn1: forge.asn1.Asn1): Buffer {
-  return Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary');
+  return Buffer.from(loadForge().asn1.toDer(asn1).getBytes(), 'binary');
 }
 
 /**
@@ -17,19 +18,20 @@ function toBuffer(asn1: forge.asn1.Asn1): Buffer {
  * as raw PrivateKeyInfo, which Node's crypto then parses).
  */
 export function readPkcs12(data: Buffer, password: string): Pkcs12Contents {
-  const asn1 = forge.asn1.fromDer(forge.util.createBuffer(data.toString('binary')));
-  const p12 = forge.pkcs12.pkcs12FromAsn1(asn1, false, password);
+  const f = loadForge();
+  const asn1 = f.asn1.fromDer(f.util.createBuffer(data.toString('binary')));
+  const p12 = f.pkcs12.pkcs12FromAsn1(asn1, false, password);
   let key: Buffer | undefined;
   const certs: Buffer[] = [];
   for (const content of p12.safeContents) {
     for (const bag of content.safeBags) {
       const raw = bag as forge.pkcs12.Bag & { asn1?: forge.asn1.Asn1 };
-      if (bag.type === forge.pki.oids.certBag) {
-        certs.push(toBuffer(bag.cert ? forge.pki.certificateToAsn1(bag.cert) : raw.asn1!));
-      } else if (bag.type === forge.pki.oids.pkcs8ShroudedKeyBag || bag.type === forge.pki.oids.keyBag) {
+      if (bag.type === f.pki.oids.certBag) {
+        certs.push(toBuffer(bag.cert ? f.pki.certificateToAsn1(bag.cert) : raw.asn1!));
+      } else if (bag.type === f.pki.oids.pkcs8ShroudedKeyBag || bag.type === f.pki.oids.keyBag) {
         if (key !== undefined) throw new Error('PKCS#12 file holds more than one private key');
         key = bag.key
-          ? toBuffer(forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(bag.key as forge.pki.rsa.PrivateKey)))
+          ? toBuffer(f.pki.wrapRsaPrivateKey(f.pki.privateKeyToAsn1(bag.key as forge.pki.rsa.PrivateKey)))
           : toBuffer(raw.asn1!);
       }
     }

@@ -2,7 +2,6 @@ import type { Duplex } from 'node:stream';
 import { connectViaHttpProxy } from './http-connect.ts';
 import { withoutFin } from './no-fin-stream.ts';
 import type { ProxyUrl } from './proxy-url.ts';
-import { connectViaSocks5 } from './socks5-connect.ts';
 import { connectTcp, type Endpoint } from './tcp-connect.ts';
 
 /** Opens a stream to the target for TLS to run over, directly or through a proxy; an abort cancels it. */
@@ -15,5 +14,8 @@ export type TargetDialer = (to: Endpoint, signal: AbortSignal) => Promise<Duplex
 export function targetDialer(proxy: ProxyUrl | undefined): TargetDialer {
   if (proxy === undefined) return connectTcp;
   if (proxy.kind === 'http') return async (to, signal) => withoutFin(await connectViaHttpProxy(proxy, to, signal));
-  return async (to, signal) => withoutFin(await connectViaSocks5(proxy, to, signal));
+  return async (to, signal) => {
+    const { connectViaSocks5 } = await import('./socks5-connect.ts');
+    return withoutFin(await connectViaSocks5(proxy, to, signal));
+  };
 }

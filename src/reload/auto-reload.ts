@@ -1,6 +1,6 @@
 import type { AutoReloadSettings, CredentialSources } from '../config/types.ts';
 import type { Log } from '../log/logger.ts';
-import { FileWatcher } from './file-watcher.ts';
+import type { FileWatcher } from './file-watcher.ts';
 import { Poller } from './poller.ts';
 import type { ReloadTrigger } from './reloader.ts';
 import { WatchedFiles } from './watched-files.ts';
@@ -40,6 +40,7 @@ export class AutoReload {
       return;
     }
     if (settings.watch) {
+      const { FileWatcher } = await import('./file-watcher.ts');
       this.#watcher = new FileWatcher(this.#files, () => reload('file'), log);
       await this.#watcher.start();
     }

@@ -1,6 +1,6 @@
 import { compileAccessRules, type AccessPolicy } from '../auth/access-policy.ts';
 import { anyOf } from '../auth/any-of.ts';
-import { OpaPolicy } from '../auth/opa/opa-policy.ts';
+import type { OpaPolicy } from '../auth/opa/opa-policy.ts';
 import { spkiPinPolicy } from '../auth/spki-pin.ts';
 import { svidPolicy } from '../auth/svid-peer.ts';
 import { StartupError } from '../cli/errors.ts';
@@ -38,6 +38,8 @@ export function policySource(config: Config): PolicySource | undefined {
 /** --allow-policy / --verify-policy, loaded after the credentials as in Ghostunnel (spec §1.7 step 6). */
 export async function loadOpaPolicy(source: PolicySource, config: Config, log: Log): Promise<OpaPolicy> {
   try {
+    // Loaded only when a policy is configured: the wasm runtime and tar reader are large.
+    const { OpaPolicy } = await import('../auth/opa/opa-policy.ts');
     return await OpaPolicy.load(source, { timeoutMs: config.timeouts.connectMs, log });
   } catch (err) {
     throw new StartupError(`Invalid rego policy or query: ${(err as Error).message}`);

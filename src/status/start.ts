@@ -28,11 +28,6 @@ export interface ObservedDaemon extends StatusSource {
   follow(follower: ConfigFollower): void;
 }
 
-/** Ghostunnel collects metrics only when something will read them (spec §1.7 step 4). */
-export function metricsWanted(config: Config): boolean {
-  return config.status !== undefined || config.metrics.graphite !== undefined || config.metrics.url !== undefined;
-}
-
 export interface ObservabilityOptions {
   /** The counters the tunnel updates (the daemon was created with them as its TunnelEvents). */
   readonly metrics: TunnelMetrics;
