@@ -51,11 +51,11 @@ function dialArgs(port: number, dial: Dial): string[] {
 
 export class Loadgen {
   readonly #bin: string;
-  readonly #core: number;
+  readonly #cpus: string;
 
-  constructor(bin: string, core: number) {
+  constructor(bin: string, cpus: string) {
     this.#bin = bin;
-    this.#core = core;
+    this.#cpus = cpus;
   }
 
   /**
@@ -64,7 +64,7 @@ export class Loadgen {
    */
   #run(args: readonly string[], timeoutS: number, onStderr?: (line: string) => void): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
-      const child = spawn('taskset', ['-c', String(this.#core), this.#bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('taskset', ['-c', this.#cpus, this.#bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;

@@ -64,13 +64,13 @@ const TEMP_CONFIG = /^\/tmp\/(stunnel|haproxy)-[^/]+\.(conf|cfg)$/;
 /** Long-lived loadgen backends on the load core, one per (plain|tls, echo|sink, certificates). */
 export class Backends {
   readonly #bin: string;
-  readonly #core: number;
+  readonly #cpus: string;
   readonly #logDir: string;
   readonly #running = new Map<string, { readonly pinned: Pinned; readonly port: number }>();
 
-  constructor(bin: string, core: number, logDir: string) {
+  constructor(bin: string, cpus: string, logDir: string) {
     this.#bin = bin;
-    this.#core = core;
+    this.#cpus = cpus;
     this.#logDir = logDir;
   }
 
@@ -81,7 +81,7 @@ export class Backends {
     const port = await freePort();
     const tls = kind === 'tls' ? ['-tls', `${join(certDir, 'server.crt')},${join(certDir, 'server.key')}`, '-ca', join(certDir, 'ca.crt')] : [];
     const name = `backend-${kind}-${service}`;
-    const pinned = startPinned(name, this.#core, this.#bin, [service, '-listen', `127.0.0.1:${port}`, ...tls], join(this.#logDir, `${name}.log`));
+    const pinned = startPinned(name, this.#cpus, this.#bin, [service, '-listen', `127.0.0.1:${port}`, ...tls], join(this.#logDir, `${name}.log`));
     await waitForPort(pinned, port);
     this.#running.set(key, { pinned, port });
     return port;
@@ -126,15 +126,15 @@ export class RoundRunner {
   readonly #certs: CertDirs;
   readonly #settings: Settings;
   readonly #logDir: string;
-  readonly #core: number;
+  readonly #cpus: string;
 
-  constructor(loadgen: Loadgen, backends: Backends, certs: CertDirs, settings: Settings, logDir: string, tunnelCore: number) {
+  constructor(loadgen: Loadgen, backends: Backends, certs: CertDirs, settings: Settings, logDir: string, tunnelCpus: string) {
     this.#loadgen = loadgen;
     this.#backends = backends;
     this.#certs = certs;
     this.#settings = settings;
     this.#logDir = logDir;
-    this.#core = tunnelCore;
+    this.#cpus = tunnelCpus;
   }
 
   async run(subjects: readonly Subject[], round: number): Promise<Map<string, RoundFigures>> {
@@ -233,7 +233,7 @@ export class RoundRunner {
         const targetPort = subject.backend === 'none' ? undefined : await this.#backends.port(subject.backend, service, certDir);
         const [command, ...args] = subject.command({ port, service, certDir, targetPort });
         const logPath = join(this.#logDir, `${subject.id}-r${round}-${tag}.log`);
-        launched.push({ subject, port, p: startPinned(subject.id, this.#core, command!, args, logPath, subject.env) });
+        launched.push({ subject, port, p: startPinned(subject.id, this.#cpus, command!, args, logPath, subject.env) });
       }
       const started: Started[] = [];
       for (const l of launched) {

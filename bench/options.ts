@@ -24,6 +24,8 @@ export interface BenchOptions {
   readonly alternatives: readonly TunnelBuild[];
   /** Whether docs/performance.md gets the result: by default only for a full, default run. */
   readonly writeDocs: boolean;
+  /** BENCH_UNPINNED=1: no core pinning (for --workers, which needs more than one core). */
+  readonly unpinned: boolean;
 }
 
 export const HELP = `npm run bench — environment variables:
@@ -41,6 +43,7 @@ export const HELP = `npm run bench — environment variables:
   BENCH_NODE_ARGS="…"      extra node flags for our tunnel, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   BENCH_ALT="label=[VAR=value …] PATH [flags];…"  more builds of the tunnel measured beside it
                            (server mode), e.g. a prototype in /tmp with its switches
+  BENCH_UNPINNED=1         pin nothing: the tunnel, loadgen and backends share every CPU (for --workers N)
   BENCH_DOCS=1|0           write docs/performance.md (default: 1 only for a full default run)
   BENCH_KIT=DIR            the benchmark kit (default ../shared/bench)
   BENCH_RENDER=FILE        measure nothing: print and write the tables of a saved bench/out/results-*.json`;
@@ -105,6 +108,7 @@ export function readOptions(root: string): BenchOptions {
     only === undefined &&
     alts.length === 0 &&
     nodeArgs.length === 0 &&
+    process.env.BENCH_UNPINNED !== '1' &&
     !process.env.BENCH_TUNNEL &&
     ['BENCH_SECONDS', 'BENCH_RELOAD_SECONDS', 'BENCH_BULK', 'BENCH_IDLE_CONNS'].every((n) => !process.env[n]);
   const docsEnv = process.env.BENCH_DOCS;
@@ -117,5 +121,6 @@ export function readOptions(root: string): BenchOptions {
     compile,
     alternatives: alts,
     writeDocs: docsEnv === undefined || docsEnv === '' ? isDefault : docsEnv === '1',
+    unpinned: process.env.BENCH_UNPINNED === '1',
   };
 }

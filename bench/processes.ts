@@ -22,10 +22,10 @@ export function killAll(): void {
   for (const p of live) p.child.kill('SIGKILL');
 }
 
-/** Starts `command args` on one core (`taskset -c CORE`, which execs it, so the pid is the command's). */
-export function startPinned(name: string, core: number, command: string, args: readonly string[], logPath: string, env?: NodeJS.ProcessEnv): Pinned {
+/** Starts `command args` on the CPUs listed (`taskset -c CPUS`, which execs it, so the pid is the command's). */
+export function startPinned(name: string, cpus: string, command: string, args: readonly string[], logPath: string, env?: NodeJS.ProcessEnv): Pinned {
   const stderr = openSync(logPath, 'a');
-  const child = spawn('taskset', ['-c', String(core), command, ...args], { stdio: ['ignore', 'ignore', stderr], env: { ...process.env, ...env } });
+  const child = spawn('taskset', ['-c', cpus, command, ...args], { stdio: ['ignore', 'ignore', stderr], env: { ...process.env, ...env } });
   closeSync(stderr);
   if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
   const pinned: Pinned = { name, child, pid: child.pid, logPath, exit: undefined };

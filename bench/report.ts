@@ -157,6 +157,8 @@ export interface RunFacts {
   readonly machine: MachineFacts;
   readonly settings: Settings;
   readonly rounds: number;
+  /** BENCH_UNPINNED=1: no process pinned to a core (absent in older results: pinned). */
+  readonly unpinned?: boolean;
   readonly order: readonly string[];
   readonly tunnelDescription: string;
   readonly durationS: number;
@@ -174,8 +176,9 @@ export function markdownSection(run: RunFacts, tables: readonly Table[]): string
     `Machine: ${m.nproc} CPUs (${m.cpu}), ${m.kernel}; load average ${m.loadAverage} at the start, ${run.loadAverageAtEnd} at the end. ` +
       `Node ${m.node} (OpenSSL ${m.nodeOpenssl}); stunnel ${m.stunnel} and HAProxy ${m.haproxy} on the system OpenSSL ${m.systemOpenssl}; loadgen built with Go ${m.go}.`,
     '',
-    `Method: ${run.rounds} rounds over ${run.order.join(', ')}; every subject pinned to core 1 (\`taskset -c 1\`), ` +
-      `loadgen and the backends on core 0. A round has three phases, each with a fresh process per subject: ECDSA P-256 towards ` +
+    `Method: ${run.rounds} rounds over ${run.order.join(', ')}; ` +
+      (run.unpinned ? 'nothing pinned: subjects, loadgen and the backends share every CPU (BENCH_UNPINNED=1). ' : 'every subject pinned to core 1 (`taskset -c 1`), loadgen and the backends on core 0. ') +
+      `A round has three phases, each with a fresh process per subject: ECDSA P-256 towards ` +
       `the echo backend (base RSS; ${s.idleConns} idle connections held ${s.idleHoldSeconds} s; ${s.seconds} s of full mTLS handshakes, ` +
       `16 workers, no resumption; ${s.seconds} s of 64-byte request/response on 16 connections; ${s.reloadSeconds} s of handshakes with ` +
       `SIGHUP every second), RSA 2048 towards the echo (${s.seconds} s of handshakes) and ECDSA towards the sink (${size(s.bulkBytes)} ` +

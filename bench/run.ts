@@ -16,8 +16,6 @@ const ROOT = resolve(import.meta.dirname, '..');
 /** The benchmark kit (loadgen source, mkcerts.sh, peer scripts) shared by the projects on this machine. */
 const KIT = resolve(process.env.BENCH_KIT || join(ROOT, '..', 'shared', 'bench'));
 const OUT = join(ROOT, 'bench', 'out');
-const TUNNEL_CORE = 1;
-const LOAD_CORE = 0;
 
 function makeCerts(): CertDirs {
   const dirs = { ec: join(OUT, 'certs-ec'), rsa: join(OUT, 'certs-rsa') };
@@ -129,8 +127,11 @@ async function main(): Promise<void> {
   console.log(`bench: ${subjects.map((s) => s.label).join(' → ')}, ${options.rounds} round(s); logs in ${logDir}`);
   for (const note of choice.skipped) console.log(`bench: skipped ${note}`);
 
-  const backends = new Backends(loadgenBin, LOAD_CORE, logDir);
-  const runner = new RoundRunner(new Loadgen(loadgenBin, LOAD_CORE), backends, certs, options.settings, logDir, TUNNEL_CORE);
+  // Pinned: the tunnel on core 1, everything else on core 0. Unpinned: every process on every CPU.
+  const every = `0-${availableParallelism() - 1}`;
+  const [tunnelCpus, loadCpus] = options.unpinned ? [every, every] : ['1', '0'];
+  const backends = new Backends(loadgenBin, loadCpus, logDir);
+  const runner = new RoundRunner(new Loadgen(loadgenBin, loadCpus), backends, certs, options.settings, logDir, tunnelCpus);
   const results = new Map<string, RoundFigures[]>(subjects.map((s) => [s.id, []]));
   const problems: string[] = [];
   try {
@@ -164,6 +165,7 @@ async function main(): Promise<void> {
       machine,
       settings: options.settings,
       rounds: options.rounds,
+      unpinned: options.unpinned,
       order: subjects.map((s) => s.label),
       tunnelDescription: `node ${[...options.tunnel.nodeArgs, entry].join(' ')}, flags ${['--allow-all', ...options.tunnel.tunnelArgs].join(' ')}; log lines to /dev/null`,
       durationS: (Date.now() - started) / 1000,
