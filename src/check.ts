@@ -17,7 +17,7 @@ export async function checkConfiguration(source: ConfigSource, loaded: LoadedArg
   const log = createLog(logSettings(args).quiet, pino.destination({ dest: 2, sync: true }));
   const config = located(loaded, () => buildConfig(args));
   if (config.metrics.graphite) await located(loaded, () => resolveGraphite(config.metrics.graphite!));
-  await located(loaded, () => Daemon.create(config, log));
+  await located(loaded, () => Daemon.create(config, args, log));
   const from = file === undefined ? 'the command line' : `${file.path} and the command line`;
   write(effectiveConfigYaml(loaded, source.commandLine, `ghostunnel check: a valid ${args.mode} configuration (from ${from});\ncredentials and policies loaded, nothing bound. Secrets are masked.`));
 }

@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import { StartupError } from './cli/errors.ts';
 import type { ParsedArgs } from './cli/parse.ts';
 import type { ConfigFollower } from './config/config-follower.ts';
@@ -17,17 +16,17 @@ import { listen } from './net/listen.ts';
 import type { Listener } from './net/listener.ts';
 import { AutoReload, credentialPaths } from './reload/auto-reload.ts';
 import { Reloader, subjectLine, type ReloadOutcome, type ReloadTrigger } from './reload/reloader.ts';
-import { combinedPolicy, flagPolicy, loadOpaPolicy, policySource } from './runtime/access-control.ts';
+import { flagPolicy, policySource } from './runtime/access-control.ts';
 import { ConfigurationReload, type ConfigChange } from './runtime/configuration-reload.ts';
-import { checkTargetResolves, type Generation } from './runtime/generation.ts';
+import { checkTargetResolves, firstGeneration, type Generation } from './runtime/generation.ts';
 import { reauthorize } from './runtime/reauthorize.ts';
+import { tunnelFor, type Tunnel } from './runtime/tunnel-for.ts';
 import { AcmeChallengeFilter } from './tunnel/acme-challenge-filter.ts';
 import { NO_EVENTS, type TunnelEvents } from './tunnel/events.ts';
-import { ClientTunnel } from './tunnel/client-tunnel.ts';
 import { OpenConnections } from './tunnel/open-connections.ts';
-import { clientRuntime, serverRuntime } from './tunnel/runtime-settings.ts';
-import { ServerTunnel } from './tunnel/server-tunnel.ts';
 import { ConnectionTracker } from './tunnel/tracker.ts';
+import { contextMaterial } from './workers/protocol.ts';
+import type { WorkerPool } from './workers/worker-pool.ts';
 
 /** The daemon's phase, as /_status reports it ("message"). */
 export type Phase = 'initializing' | 'listening' | 'reloading' | 'stopping';
@@ -49,11 +48,6 @@ function loadStore(config: Config, pushed?: PushedCredentials): CredentialStore 
     if (err instanceof CredentialError) throw new StartupError(err.message);
     throw err;
   }
-}
-
-/** What the listener hands each accepted connection to. */
-interface Tunnel {
-  handle(socket: Socket, listenAddress: string): void;
 }
 
 /**
@@ -92,6 +86,8 @@ export class Daemon {
   readonly #followers: ConfigFollower[] = [];
   #relimit: (() => void) | undefined;
   readonly #service: CertificateService | undefined;
+  /** --workers above 1: the other event loops. */
+  #pool: WorkerPool | undefined;
 
   private constructor(generation: Generation, log: Log, store: CredentialStore, events: TunnelEvents, service?: CertificateService, source?: ConfigSource) {
     const { config } = generation;
@@ -102,19 +98,15 @@ export class Daemon {
       source?.path === undefined
         ? undefined
         : new ConfigurationReload({ source, log, current: () => this.#generation, followers: () => this.#followers, apply: (next, change) => this.#apply(next, change) });
-    this.reloader = new Reloader(store, log, { configuration: this.#configuration });
+    this.reloader = new Reloader(store, log, {
+      configuration: this.#configuration,
+      replicate: async (candidate, settings) => this.#pool?.installCredentials(contextMaterial(candidate, settings?.tls ?? this.config.tls)),
+    });
     this.#notifier = new ServiceNotifier(log);
     this.#events = events;
-    const { tracker, connections } = this;
-    if (config.client === undefined) {
-      const settings = { current: serverRuntime(config, generation.policy) };
-      this.#publishRuntime = (g) => (settings.current = serverRuntime(g.config, g.policy));
-      this.#tunnel = new ServerTunnel({ store, settings, connections, log, tracker, events });
-    } else {
-      const settings = { current: clientRuntime(config, generation.policy) };
-      this.#publishRuntime = (g) => (settings.current = clientRuntime(g.config, g.policy));
-      this.#tunnel = new ClientTunnel({ listen: config.listen.text, store, settings, connections, log, tracker, events });
-    }
+    const serving = tunnelFor(generation, { store, connections: this.connections, log, tracker: this.tracker, events });
+    this.#publishRuntime = serving.publish;
+    this.#tunnel = serving.tunnel;
     this.#service = service;
     // --auto-acme-cert: TLS-ALPN-01 validations are answered before the tunnel sees the connection.
     if (service?.challenges !== undefined) this.#tunnel = new AcmeChallengeFilter(this.#tunnel, service.challenges, log, config.timeouts.connectMs);
@@ -122,9 +114,9 @@ export class Daemon {
 
   /**
    * Validates what needs I/O (target name, credentials, patterns); nothing is bound yet. With
-   * `reconfigurable` (a --config file), every reload reads the file again and applies its changes.
+   * `source` (a --config file), every reload reads the file again and applies its changes.
    */
-  static async create(config: Config, log: Log, events: TunnelEvents = NO_EVENTS, reconfigurable?: { source: ConfigSource; args: ParsedArgs }): Promise<Daemon> {
+  static async create(config: Config, args: ParsedArgs, log: Log, events: TunnelEvents = NO_EVENTS, source?: ConfigSource): Promise<Daemon> {
     const flags = flagPolicy(config);
     await checkTargetResolves(config);
     const service = await certificateService(config, log);
@@ -133,13 +125,11 @@ export class Daemon {
     if (leaf) log.info(`loaded certificate: ${subjectLine(leaf.subject)}`, { serial: leaf.serialNumber, not_after: leaf.validToDate.toISOString() });
     for (const warning of store.current.warnings) log.warn(`warning: ${warning}`);
     for (const warning of keyFileModeWarnings(config.credentials)) log.warn(`warning: ${warning}`);
-    const source = policySource(config);
-    const opa = source === undefined ? undefined : await loadOpaPolicy(source, config, log);
-    const generation: Generation = { config, args: reconfigurable?.args, policy: combinedPolicy(config, flags, opa), opa };
-    const daemon = new Daemon(generation, log, store, events, service, reconfigurable?.source);
-    if (source !== undefined) daemon.watchPaths([source.bundle]);
-    const file = reconfigurable?.source.path;
-    if (file !== undefined) daemon.watchPaths([file]);
+    const generation = await firstGeneration(config, args, flags, log);
+    const daemon = new Daemon(generation, log, store, events, service, source);
+    const bundle = policySource(config)?.bundle;
+    if (bundle !== undefined) daemon.watchPaths([bundle]);
+    if (source?.path !== undefined) daemon.watchPaths([source.path]);
     return daemon;
   }
 
@@ -169,8 +159,11 @@ export class Daemon {
     this.#followers.push(follower);
   }
 
-  /** Makes a reloaded configuration current (from within the reload attempt, after the credentials). */
-  #apply(next: Generation, change: ConfigChange): void {
+  /**
+   * Makes a reloaded configuration current (from within the reload attempt, after the credentials);
+   * resolves once the workers have it too, so the reload is reported when every loop serves it.
+   */
+  async #apply(next: Generation, change: ConfigChange): Promise<void> {
     const previous = this.#generation;
     this.#generation = next;
     this.#publishRuntime(next);
@@ -185,6 +178,7 @@ export class Daemon {
     if (changed.has('auto-reload') || changed.has('auto-reload-interval')) void this.#startAutoReload();
     if (changed.has('max-concurrent-conns')) this.#relimit?.();
     if (change.accessChanged && config.reauthorizeOpenConnections) void reauthorize(this.connections, next.policy, this.log);
+    await this.#pool?.reconfigure(next.args, change.accessChanged).catch((err: Error) => this.log.error(`error applying the configuration on the workers: ${err.message}`));
   }
 
   /** --timed-reload, (re)started with the current interval. */
@@ -233,6 +227,7 @@ export class Daemon {
     });
     this.#limitConnections(listener);
     this.addListener(listener);
+    await this.#startWorkers(listener);
     await this.#startCertificateService(listener.address);
     if (this.#stopping()) return this.#exit;
     const from = predecessorPid();
@@ -306,13 +301,35 @@ export class Daemon {
    */
   #limitConnections(listener: Listener): void {
     if (this.config.lifecycle.maxConcurrentConns <= 0 && this.#configuration === undefined) return;
+    let full = false;
     const limit = (open: number): void => {
       const max = this.config.lifecycle.maxConcurrentConns;
-      if (max > 0 && open >= max) listener.pause('full');
-      else listener.resume('full');
+      if (full === (max > 0 && open >= max)) return;
+      full = !full;
+      if (full) {
+        listener.pause('full');
+        this.#pool?.pause();
+      } else {
+        listener.resume('full');
+        this.#pool?.resume();
+      }
     };
     this.tracker.onChange(limit);
     this.#relimit = () => limit(this.tracker.open);
+  }
+
+  /**
+   * --workers N: N − 1 more event loops on the same listening socket, started before "listening"
+   * is announced. Loaded only then: a single-loop daemon never imports the pool.
+   */
+  async #startWorkers(listener: Listener): Promise<void> {
+    const count = this.config.lifecycle.workers - 1;
+    if (count <= 0) return;
+    const { WorkerPool } = await import('./workers/worker-pool.ts');
+    const material = contextMaterial(this.store.current, this.config.tls);
+    // One OPA policy for all loops, this thread's: it reloads once, and its evaluator threads are not multiplied.
+    const authorize = (der: Uint8Array): Promise<boolean> => this.#generation.opa?.decide(der) ?? Promise.resolve(false);
+    this.#pool = await WorkerPool.start({ count, args: this.#generation.args, material, listener, log: this.log, events: this.#events, tracker: this.tracker, authorize });
   }
 
   /** A method, not a field read, so that TypeScript does not carry a narrowing across an await. */
@@ -373,6 +390,12 @@ export class Daemon {
     void this.#autoReload?.close();
     if (handedOver) this.#notifier.stopWatchdog();
     else this.#notifier.stopping(this.#statusLine('stopping'));
-    void drain(this.listeners, this.tracker, { timeoutMs: this.config.timeouts.shutdownMs, handedOver }, this.log).then(this.#resolveExit);
+    const pool = this.#pool;
+    const { tracker } = this;
+    // The workers' connections are counted on this thread too; they are all gone once every worker
+    // reported drained (its last events arrive before that report) and the count is back to 0.
+    const connections = pool === undefined ? tracker : { get open() { return tracker.open; }, idle: async () => { await pool.drained(); await tracker.idle(); }, cancelConnecting: () => tracker.cancelConnecting() };
+    const closing = pool === undefined ? this.listeners : [...this.listeners, pool];
+    void drain(closing, connections, { timeoutMs: this.config.timeouts.shutdownMs, handedOver }, this.log).then(this.#resolveExit);
   }
 }

@@ -75,7 +75,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const observed = metricsWanted(config) || source.path !== undefined ? await loadObservability() : undefined;
     const graphite = config.metrics.graphite ? await located(loaded, () => observed!.resolveGraphite(config.metrics.graphite!)) : undefined;
     const metrics = observed ? new observed.TunnelMetrics() : undefined;
-    const daemon = await Daemon.create(config, log, metrics, source.path === undefined ? undefined : { source, args });
+    const daemon = await Daemon.create(config, args, log, metrics, source.path === undefined ? undefined : source);
     daemon.follow({ prepare: async (next) => () => daemonLog.setQuiet(next.quiet) });
     if (observed && metrics) {
       const routes = config.enableReload ? [observed.reloadRoute((trigger) => daemon.reload(trigger))] : [];

@@ -93,6 +93,9 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'After one direction of a connection ends, how long the other may continue (0: close at once).' },
   { name: 'max-conn-lifetime', kind: 'duration', scopes: G, default: '0s', status: 'implemented',
     help: 'Close connections older than this (0: no limit).' },
+  { name: 'workers', kind: 'string', scopes: G, placeholder: 'N|auto', default: '1', env: 'GHOSTUNNEL_WORKERS', status: 'implemented',
+    help: 'Serve connections on N event loops (threads) sharing the listening socket; auto: one per CPU. Reload, status, metrics and drain stay those of one daemon.',
+    note: 'Extension: not in Ghostunnel. Not with --pkcs11-module or --auto-acme-cert. See docs/performance.md.' },
   { name: 'max-concurrent-conns', kind: 'uint', scopes: G, default: '0', status: 'implemented',
     help: 'Most connections handled at once; when full, stop accepting (0: no limit).' },
 

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { StartupError, UsageError } from '../cli/errors.ts';
 import { FLAGS } from '../cli/flags.ts';
 import type { FlagValue, ParsedArgs } from '../cli/parse.ts';
@@ -331,11 +332,22 @@ function common(f: Flags, mode: Config['mode'], listen: Address, target: Address
     proxyProtocol: mode === 'server' ? proxyProtocolMode(f) : undefined,
     lifecycle: {
       maxConcurrentConns: f.num('max-concurrent-conns'),
+      workers: workerCount(f, mode),
       syslog: f.bool('syslog'),
       upgradeExec: f.str('upgrade-exec') === '' ? undefined : f.str('upgrade-exec'),
     },
     workloadApi: workloadApiSettings(f, mode),
   };
+}
+
+/** --workers N|auto: how many event loops serve connections. */
+function workerCount(f: Flags, mode: Config['mode']): number {
+  const value = f.str('workers');
+  const count = value === 'auto' ? availableParallelism() : /^[1-9][0-9]{0,2}$/.test(value) ? Number(value) : NaN;
+  if (!(count >= 1 && count <= 256)) throw new StartupError(`invalid --workers "${value}": expected a number of threads from 1 to 256, or auto (one per CPU)`);
+  if (count > 1 && f.str('pkcs11-module') !== '') throw new StartupError('--workers above 1 cannot be used with --pkcs11-module: the token session lives on one thread; drop --workers');
+  if (count > 1 && mode === 'server' && f.str('auto-acme-cert') !== '') throw new StartupError('--workers above 1 cannot be used with --auto-acme-cert: ACME challenges are answered on the main thread only; drop --workers');
+  return count;
 }
 
 const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';

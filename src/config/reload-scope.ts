@@ -24,6 +24,7 @@ export const RELOAD_SCOPE: Readonly<Record<string, ReloadScope>> = {
   'enable-pprof': RESTART,
   'enable-shutdown': RESTART,
   'enable-reload': RESTART,
+  workers: RESTART,
   syslog: RESTART,
   eventlog: RESTART,
   // Certificate services and hardware tokens are set up once.

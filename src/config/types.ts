@@ -126,6 +126,8 @@ export type ProxyProtocolMode = 'conn' | 'tls' | 'tls-full';
 export interface LifecycleSettings {
   /** --max-concurrent-conns: connections handled at once, from accept to close (0: no limit). */
   readonly maxConcurrentConns: number;
+  /** --workers: event loops serving connections (1: the main thread alone). */
+  readonly workers: number;
   /** --syslog: log to the local syslog (facility daemon) instead of stdout. */
   readonly syslog: boolean;
   /** --upgrade-exec: what a SIGUSR2 hand-off starts; undefined: the command we were started with. */

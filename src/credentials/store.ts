@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { SecureContext } from 'node:tls';
 import type { CredentialSources, TlsSettings } from '../config/types.ts';
 import { CredentialError, loadIdentity, readCredentialFile, type Identity } from './identity.ts';
-import { buildSecureContext } from './secure-context.ts';
+import { buildSecureContext, newTicketKeys } from './secure-context.ts';
 import { loadTrust, type TrustAnchors } from './trust.ts';
 
 /** What the files hold, parsed and fingerprinted, before any TLS context is built from it. */
@@ -18,6 +18,8 @@ export interface CredentialMaterial {
 /** One consistent generation of credentials: identity, trust anchors and the context built from them. */
 export interface Credentials extends CredentialMaterial {
   readonly context: SecureContext;
+  /** The context's session-ticket keys, fresh for every context. */
+  readonly ticketKeys: Buffer;
   readonly loadedAt: Date;
 }
 
@@ -61,12 +63,13 @@ export function readCredentialMaterial(sources: CredentialSources, pushed?: Push
 
 function withContext(material: CredentialMaterial, sources: CredentialSources, settings: TlsSettings, pushed?: PushedCredentials): Credentials {
   let context: SecureContext;
+  const ticketKeys = newTicketKeys();
   try {
-    context = buildSecureContext(material.identity, material.trust, settings);
+    context = buildSecureContext(material.identity, material.trust, settings, ticketKeys);
   } catch (err) {
     throw new CredentialError(`building TLS context from ${pushed?.label ?? sources.keystore ?? sources.cert ?? sources.cacert ?? 'system roots'}: ${(err as Error).message}`);
   }
-  return { ...material, context, loadedAt: new Date() };
+  return { ...material, context, ticketKeys, loadedAt: new Date() };
 }
 
 /** Reads and checks a full set of credentials; throws CredentialError naming the file at fault. */

@@ -6,6 +6,9 @@ export interface Closable {
   close(options?: { handedOver?: boolean }): void;
 }
 
+/** The open connections a drain waits for (a ConnectionTracker). */
+export type Draining = Pick<ConnectionTracker, 'open' | 'idle' | 'cancelConnecting'>;
+
 export interface DrainOptions {
   /** --shutdown-timeout. */
   readonly timeoutMs: number;
@@ -18,7 +21,7 @@ export interface DrainOptions {
  * 0 when drained, 1 when --shutdown-timeout came first. On a plain shutdown, handshakes and dials
  * still in progress are aborted (Ghostunnel cancels its proxy context); established pipes go on.
  */
-export async function drain(listeners: readonly Closable[], tracker: ConnectionTracker, options: DrainOptions, log: Log): Promise<number> {
+export async function drain(listeners: readonly Closable[], tracker: Draining, options: DrainOptions, log: Log): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<number>((resolve) => {
     timer = setTimeout(() => {

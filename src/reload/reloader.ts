@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CredentialSettings, CredentialStore } from '../credentials/store.ts';
+import type { Credentials, CredentialSettings, CredentialStore } from '../credentials/store.ts';
 import { validateCandidate } from '../credentials/validate.ts';
 import type { Log } from '../log/logger.ts';
 
@@ -31,6 +31,11 @@ export interface ReloaderOptions {
   readonly settleMs?: number;
   /** --config: the configuration file, read and checked before the credentials at every attempt. */
   readonly configuration?: ConfigurationStep;
+  /**
+   * Hands a validated candidate to the other event loops (--workers) before it is published, so
+   * that once the reload is reported every loop serves it. A rejection fails the attempt.
+   */
+  readonly replicate?: (candidate: Credentials, settings: CredentialSettings | undefined) => Promise<void>;
 }
 
 /**
@@ -49,8 +54,8 @@ export interface PreparedConfiguration {
   readonly renewContext: boolean;
   /** Something in the configuration changed. */
   readonly changed: boolean;
-  /** Makes the candidate current, once the credentials are in place. */
-  apply(): void;
+  /** Makes the candidate current, once the credentials are in place; resolves once every event loop has it. */
+  apply(): Promise<void>;
   /** Drops what prepare() built, when the attempt failed after it. */
   discard(): void;
 }
@@ -103,12 +108,14 @@ export class Reloader {
   readonly #log: Log;
   readonly #settleMs: number;
   readonly #configuration: ConfigurationStep | undefined;
+  readonly #replicate: ReloaderOptions['replicate'];
 
   constructor(store: CredentialStore, log: Log, options: ReloaderOptions = {}) {
     this.#store = store;
     this.#log = log;
     this.#settleMs = options.settleMs ?? ROTATION_SETTLE_MS;
     this.#configuration = options.configuration;
+    this.#replicate = options.replicate;
   }
 
   get last(): ReloadOutcome | undefined {
@@ -170,7 +177,7 @@ export class Reloader {
         prepared = await this.#configuration?.prepare();
         what = 'credentials';
         const changed = await this.#swapCredentials(trigger, prepared);
-        prepared?.apply();
+        await prepared?.apply();
         return { outcome: this.#finish(at, trigger, true, changed, undefined, prepared?.changed), covers };
       } catch (err) {
         prepared?.discard();
@@ -202,6 +209,7 @@ export class Reloader {
     }
     const candidate = this.#store.build(material, settings);
     await validateCandidate(candidate, this.#store.label);
+    await this.#replicate?.(candidate, settings);
     this.#store.publish(candidate, settings);
     if (!filesChanged) {
       this.#log.info('credentials unchanged; new TLS context for the changed configuration (sessions from before cannot resume)', { trigger });

@@ -51,7 +51,7 @@ export async function loadOpaPolicy(source: PolicySource, config: Config, log: L
  * with --use-workload-api the X.509-SVID check in front. Server mode without rules
  * (--disable-authentication) requests no client certificate at all: undefined.
  */
-export function combinedPolicy(config: Config, flags: AccessPolicy | undefined, opa: OpaPolicy | undefined): AccessPolicy | undefined {
+export function combinedPolicy(config: Config, flags: AccessPolicy | undefined, opa: AccessPolicy | undefined): AccessPolicy | undefined {
   const policy = opa && flags ? anyOf([flags, opa]) : (flags ?? opa);
   if (config.workloadApi === undefined || (config.client === undefined && policy === undefined)) return policy;
   return svidPolicy(policy);

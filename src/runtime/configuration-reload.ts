@@ -24,7 +24,7 @@ export interface ConfigurationReloadDeps {
   readonly current: () => Generation;
   readonly followers: () => readonly ConfigFollower[];
   /** Makes a prepared generation current (called from the reload attempt, after the credentials). */
-  readonly apply: (next: Generation, change: ConfigChange) => void;
+  readonly apply: (next: Generation, change: ConfigChange) => Promise<void>;
 }
 
 function describe(name: string, before: ParsedArgs, after: ParsedArgs): string {
@@ -52,7 +52,7 @@ export class ConfigurationReload implements ConfigurationStep {
   async prepare(): Promise<PreparedConfiguration> {
     const { source, log } = this.#deps;
     const current = this.#deps.current();
-    const running = current.args!;
+    const running = current.args;
     const loaded = await source.load();
     const requested = loaded.args;
     // The whole file must be valid, including what needs a restart: a restart must not fail on it.
@@ -91,10 +91,10 @@ export class ConfigurationReload implements ConfigurationStep {
       credentials: { sources: next.config.credentials, tls: next.config.tls },
       renewContext,
       changed: change.changed.length > 0,
-      apply: () => {
+      apply: async () => {
         if (summary !== undefined) this.#deps.log.info(summary, change.changed.length > 0 ? { changed: change.changed } : {});
         this.#reportRestart(restartPending);
-        if (next !== current) this.#deps.apply(next, change);
+        if (next !== current) await this.#deps.apply(next, change);
         for (const apply of appliers) apply();
       },
       discard: () => {

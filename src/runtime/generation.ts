@@ -10,8 +10,8 @@ import { combinedPolicy, flagPolicy, loadOpaPolicy, policySource } from './acces
 /** Everything built from one configuration that a reload replaces at once. */
 export interface Generation {
   readonly config: Config;
-  /** The flag values it was built from; undefined when the flags cannot change (no --config). */
-  readonly args: ParsedArgs | undefined;
+  /** The flag values it was built from (what a --config reload compares with, and what workers build theirs from). */
+  readonly args: ParsedArgs;
   /** Every rule on the peer, combined (flags or pins, OPA, SVID); undefined: no client certificate asked for. */
   readonly policy: AccessPolicy | undefined;
   /** The OPA policy inside `policy`, re-read at every reload. */
@@ -25,6 +25,13 @@ export async function checkTargetResolves(config: Config): Promise<void> {
   } catch (err) {
     throw new StartupError(`unable to resolve --target ${config.target.text}: ${(err as Error).message}`);
   }
+}
+
+/** The generation a daemon (or a worker) starts with; `flags`: flagPolicy(config), which start-up checks before the credentials. */
+export async function firstGeneration(config: Config, args: ParsedArgs, flags: AccessPolicy | undefined, log: Log): Promise<Generation> {
+  const source = policySource(config);
+  const opa = source === undefined ? undefined : await loadOpaPolicy(source, config, log);
+  return { config, args, policy: combinedPolicy(config, flags, opa), opa };
 }
 
 function sameSource(a: PolicySource | undefined, b: PolicySource | undefined): boolean {

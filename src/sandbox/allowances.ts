@@ -155,7 +155,7 @@ export function sandboxAllowances(config: Config, extra: ExtraInputs, env: NodeJ
     write: withoutCovered(write),
     created,
     addons: true,
-    workers: policies.length > 0,
+    workers: policies.length > 0 || config.lifecycle.workers > 1,
     childProcesses: true,
     inspector: true,
   };

@@ -4,12 +4,11 @@ import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import type { AccessPolicy } from '../auth/access-policy.ts';
 import { identityOf, type PeerIdentity } from '../auth/peer.ts';
-import type { CredentialStore } from '../credentials/store.ts';
 import type { Log } from '../log/logger.ts';
 import type { TunnelEvents } from './events.ts';
 import type { OpenConnections } from './open-connections.ts';
 import { startPiping } from './piping.ts';
-import type { ClientRuntime, RuntimeCell } from './runtime-settings.ts';
+import type { ClientRuntime, ContextCell, RuntimeCell } from './runtime-settings.ts';
 import { DENIED } from './server-tunnel.ts';
 import { peerVerifyError } from './tls-peer.ts';
 import type { ConnectionTracker } from './tracker.ts';
@@ -29,7 +28,7 @@ export interface ServerVerification {
 export interface ClientTunnelDeps {
   /** --listen as given, naming the accepted side of a UNIX or systemd listener in log lines. */
   readonly listen: string;
-  readonly store: CredentialStore;
+  readonly store: ContextCell;
   /** Target, proxy, verification, timeouts: read once per connection, replaced by a reload. */
   readonly settings: RuntimeCell<ClientRuntime>;
   /** Where piping connections are registered with the server's identity, for re-authorization. */

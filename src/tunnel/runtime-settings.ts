@@ -1,3 +1,4 @@
+import type { SecureContext } from 'node:tls';
 import type { AccessPolicy } from '../auth/access-policy.ts';
 import type { Config, ProxyProtocolMode, Timeouts } from '../config/types.ts';
 import { describeAddress, isIpLiteral, type Address } from '../net/address.ts';
@@ -12,6 +13,9 @@ import type { ServerVerification } from './client-tunnel.ts';
 export interface RuntimeCell<T> {
   readonly current: T;
 }
+
+/** The TLS context a new connection takes: the CredentialStore on the main thread, a copy in each worker. */
+export type ContextCell = RuntimeCell<{ readonly context: SecureContext }>;
 
 /** What a server-mode connection takes from the configuration: everything a reload may change. */
 export interface ServerRuntime {

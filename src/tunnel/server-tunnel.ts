@@ -2,19 +2,18 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { identityOf, type PeerIdentity } from '../auth/peer.ts';
-import type { CredentialStore } from '../credentials/store.ts';
 import type { Log } from '../log/logger.ts';
 import { dialPlain } from '../net/dial.ts';
 import type { OpenConnections } from './open-connections.ts';
 import { startPiping } from './piping.ts';
 import { proxyHeaderFor } from './proxy-header.ts';
 import { peerVerifyError } from './tls-peer.ts';
-import type { RuntimeCell, ServerRuntime } from './runtime-settings.ts';
+import type { ContextCell, RuntimeCell, ServerRuntime } from './runtime-settings.ts';
 import type { ConnectionTracker } from './tracker.ts';
 import type { TunnelEvents } from './events.ts';
 
 export interface ServerTunnelDeps {
-  readonly store: CredentialStore;
+  readonly store: ContextCell;
   /** Target, access rules, timeouts, PROXY header: read once per connection, replaced by a reload. */
   readonly settings: RuntimeCell<ServerRuntime>;
   /** Where piping connections with a client certificate are registered, for re-authorization. */

@@ -28,9 +28,13 @@ export function curl(args: string[]): Promise<CurlResult> {
   });
 }
 
-/** The bound address of the status port (host:port or socket path), once it is up. */
+/**
+ * The bound address of the status port (host:port or socket path), once the daemon serves: the
+ * status port comes up first, and /_status says "initializing" (not ok) until the tunnel listens.
+ */
 export async function statusAddress(gt: Daemon): Promise<string> {
   const line = await gt.waitForLog(/^status server listening on /);
+  await gt.waitForLog(/^listening for connections on /);
   return String(line.address);
 }
 

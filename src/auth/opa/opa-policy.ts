@@ -72,7 +72,12 @@ export class OpaPolicy implements AccessPolicy {
   }
 
   allows(peer: PeerIdentity): Promise<boolean> {
-    return this.#pool.evaluate(peer.x509.raw);
+    return this.decide(peer.x509.raw);
+  }
+
+  /** The decision on a peer certificate (DER): what allows() asks, and what --workers loops ask the main thread. */
+  decide(der: Uint8Array): Promise<boolean> {
+    return this.#pool.evaluate(der);
   }
 
   /**

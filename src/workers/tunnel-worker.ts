@@ -1,0 +1,133 @@
+// One extra event loop of --workers: it accepts on its duplicate of the listening socket and runs
+// the same tunnel as the main thread, with a copy of the main thread's TLS context and
+// configuration. It owns no files, signals, timers or status: every reload, limit and drain comes
+// from the main thread, and its tunnel events go back there.
+import { parentPort, workerData } from 'node:worker_threads';
+import { buildConfig } from '../config/build.ts';
+import { buildSecureContext } from '../credentials/secure-context.ts';
+import { createLog, type Log } from '../log/logger.ts';
+import { Listener } from '../net/listener.ts';
+import type { AccessPolicy } from '../auth/access-policy.ts';
+import type { ParsedArgs } from '../cli/parse.ts';
+import { combinedPolicy, flagPolicy, policySource } from '../runtime/access-control.ts';
+import type { Generation } from '../runtime/generation.ts';
+import { reauthorize } from '../runtime/reauthorize.ts';
+import { tunnelFor } from '../runtime/tunnel-for.ts';
+import { OpenConnections } from '../tunnel/open-connections.ts';
+import { ConnectionTracker } from '../tunnel/tracker.ts';
+import { batchingEvents } from './event-batch.ts';
+import type { ContextMaterial, FromWorker, Request, ToWorker, WorkerInit } from './protocol.ts';
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const send = (message: FromWorker): void => port.postMessage(message);
+
+function contextOf(material: ContextMaterial): { readonly context: ReturnType<typeof buildSecureContext> } {
+  const identity = material.chainPem === undefined || material.keyPem === undefined ? undefined : { chainPem: material.chainPem, key: { kind: 'pem' as const, pem: material.keyPem } };
+  return { context: buildSecureContext(identity, { pems: material.caPems }, material.tls, material.ticketKeys) };
+}
+
+/** The main thread's OPA policy, asked over the port; its --connect-timeout applies there. */
+const verdicts = new Map<number, { resolve: (allowed: boolean) => void; reject: (err: Error) => void }>();
+let nextVerdict = 0;
+const remoteOpa: AccessPolicy = {
+  allows: (peer) =>
+    new Promise((resolve, reject) => {
+      const id = nextVerdict++;
+      verdicts.set(id, { resolve, reject });
+      send({ kind: 'authorize', id, der: peer.x509.raw });
+    }),
+};
+
+/** The rules of a configuration: the flags compiled here, OPA asked of the main thread. */
+function generationOf(args: ParsedArgs): Generation {
+  const config = buildConfig(args);
+  const opa = policySource(config) === undefined ? undefined : remoteOpa;
+  return { config, args, policy: combinedPolicy(config, flagPolicy(config), opa), opa: undefined };
+}
+
+/** The worker's log lines carry `worker: N`, so that an operator can tell the loops apart. */
+function workerLog(log: Log, index: number): Log {
+  const tag = (fields?: object): object => ({ ...fields, worker: index });
+  return {
+    info: (msg, fields) => log.info(msg, tag(fields)),
+    warn: (msg, fields) => log.warn(msg, tag(fields)),
+    error: (msg, fields) => log.error(msg, tag(fields)),
+    conn: (msg, fields) => log.conn(msg, tag(fields)),
+    connError: (msg, fields) => log.connError(msg, tag(fields)),
+    handshakeError: (msg, fields) => log.handshakeError(msg, tag(fields)),
+    flush: () => log.flush(),
+  };
+}
+
+let generation = generationOf(init.args);
+const { config } = generation;
+const syslog = config.lifecycle.syslog ? new (await import('../log/syslog.ts')).SyslogDestination() : undefined;
+const rootLog = createLog(config.quiet, syslog);
+const log = workerLog(rootLog, init.index);
+const store = { current: contextOf(init.material) };
+const tracker = new ConnectionTracker();
+const connections = new OpenConnections();
+const events = batchingEvents((batch) => send({ kind: 'events', batch }));
+const serving = tunnelFor(generation, { store, connections, log, tracker, events });
+const listener = new Listener(
+  { fd: init.socket.fd, address: init.socket.address, ownedPath: undefined, name: init.socket.name },
+  {
+    onConnection: (socket, l) => serving.tunnel.handle(socket, l.address),
+    onAcceptError: (err, retryMs) => {
+      events.acceptError();
+      log.connError(`error accepting connection: ${err.message} (retrying in ${retryMs} ms)`);
+    },
+  },
+);
+
+async function handle(request: Request): Promise<void> {
+  switch (request.kind) {
+    case 'credentials':
+      store.current = contextOf(request.material);
+      return;
+    case 'generation':
+      generation = generationOf(request.args);
+      serving.publish(generation);
+      rootLog.setQuiet(generation.config.quiet);
+      if (request.accessChanged && generation.config.reauthorizeOpenConnections) void reauthorize(connections, generation.policy, log);
+      return;
+  }
+}
+
+async function drain(handedOver: boolean): Promise<void> {
+  listener.close({ handedOver });
+  if (!handedOver) tracker.cancelConnecting();
+  await tracker.idle();
+  // The events of the last connections go out before the main thread hears that this loop is done.
+  events.flush();
+  log.flush();
+  send({ kind: 'drained' });
+}
+
+// Requests run one at a time, in order: an ack means everything sent before it is in force.
+let turn: Promise<void> = Promise.resolve();
+port.on('message', (message: ToWorker) => {
+  if (message.kind === 'pause') return listener.pause('full');
+  if (message.kind === 'resume') return listener.resume('full');
+  if (message.kind === 'verdict') {
+    const pending = verdicts.get(message.id);
+    verdicts.delete(message.id);
+    if (message.error === undefined) pending?.resolve(message.allowed);
+    else pending?.reject(new Error(message.error));
+    return;
+  }
+  if (message.kind === 'drain') {
+    turn = turn.then(() => drain(message.handedOver));
+    return;
+  }
+  turn = turn.then(
+    () => handle(message).then(
+      () => send({ kind: 'ack', id: message.id }),
+      (err: Error) => send({ kind: 'ack', id: message.id, error: err.message }),
+    ),
+  );
+});
+
+listener.start();
+send({ kind: 'ready' });

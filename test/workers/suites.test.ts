@@ -1,0 +1,39 @@
+// --workers must not change what the reload, status and drain tests see: they run here again
+// with GHOSTUNNEL_WORKERS=2, so every daemon they start serves on two event loops. (The pprof test
+// is not among them: its handle counts are those of the main thread.)
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SUITES = [
+  'test/server/reload.test.ts',
+  'test/server/resumption.test.ts',
+  'test/reload/reload-endpoint.test.ts',
+  'test/config/hot-reload.test.ts',
+  'test/opa/invalid-bundles.test.ts',
+  'test/status/status-endpoint.test.ts',
+  'test/status/status-reload.test.ts',
+  'test/status/metrics.test.ts',
+  'test/status/shutdown.test.ts',
+  'test/lifecycle/drain.test.ts',
+  'test/lifecycle/limits.test.ts',
+  'test/lifecycle/upgrade.test.ts',
+];
+
+it('the reload, status and drain suites pass with --workers 2', async () => {
+  const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=tap', '--test-force-exit', ...SUITES], {
+    cwd: ROOT,
+    env: { ...process.env, GHOSTUNNEL_WORKERS: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const failures = out.split('\n').filter((l) => /^\s*not ok /.test(l));
+  assert.equal(code, 0, `failing with --workers 2:\n${failures.join('\n')}\n${out.slice(-4000)}`);
+  const passed = Number(/^# pass (\d+)$/m.exec(out)?.[1]);
+  assert.ok(passed > 50, `the suites ran (${passed} tests passed)`);
+});
