@@ -1,6 +1,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { StartupError } from '../cli/errors.ts';
 import type { ParsedArgs } from '../cli/parse.ts';
 import type { Log } from '../log/logger.ts';
 import type { Listener } from '../net/listener.ts';
@@ -39,6 +40,8 @@ class TunnelWorker {
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
   readonly ready: Promise<void>;
+  /** It came up once: only such a worker is replaced when it dies (one that cannot start would fail forever). */
+  started = false;
   readonly drained: Promise<void>;
   #markDrained!: () => void;
 
@@ -50,6 +53,7 @@ class TunnelWorker {
       this.#worker.on('message', (message: FromWorker) => {
         switch (message.kind) {
           case 'ready':
+            this.started = true;
             return resolve();
           case 'events':
             return replayEvents(message.batch, options.events, options.tracker);
@@ -74,6 +78,7 @@ class TunnelWorker {
         reject(err);
       });
       this.#worker.once('exit', (code) => {
+        reject(new Error(`worker ${index} exited with code ${code} before it was ready`));
         for (const pending of this.#pending.values()) pending.reject(new Error(`worker ${index} exited with code ${code}`));
         this.#pending.clear();
         this.#markDrained();
@@ -119,7 +124,12 @@ export class WorkerPool {
   /** Starts the workers; resolves once every one accepts. */
   static async start(options: WorkerPoolOptions): Promise<WorkerPool> {
     const pool = new WorkerPool(options);
-    await Promise.all(Array.from({ length: options.count }, (_, i) => pool.#spawn(i + 1).ready));
+    try {
+      await Promise.all(Array.from({ length: options.count }, (_, i) => pool.#spawn(i + 1).ready));
+    } catch (err) {
+      pool.close();
+      throw new StartupError(`starting --workers: ${(err as Error).message}`);
+    }
     options.log.info(`serving on ${options.count + 1} event loops (--workers)`, { workers: options.count + 1 });
     return pool;
   }
@@ -136,7 +146,7 @@ export class WorkerPool {
   /** A worker that dies outside a drain is replaced: its connections are lost, the loop count is not. */
   #onExit(worker: TunnelWorker, code: number): void {
     this.#workers.delete(worker);
-    if (this.#draining !== undefined) return;
+    if (this.#draining !== undefined || !worker.started) return;
     this.#options.log.error(`worker ${worker.index} exited with code ${code}; starting a new one`, { worker: worker.index });
     void this.#spawn(worker.index).ready.catch(() => {});
   }
