@@ -23,16 +23,23 @@ async function cpuProfile(seconds: number): Promise<unknown> {
   }
 }
 
-/** Streams a V8 heap snapshot (.heapsnapshot) chunk by chunk; the process pauses while it is taken. */
-async function heapSnapshot(write: (chunk: string) => void): Promise<void> {
+/** V8's default sampling interval: one sample per 32 KiB allocated on average, cheap enough to leave on. */
+const HEAP_SAMPLING_INTERVAL = 32 * 1024;
+
+/**
+ * Go's heap profile, not a heap snapshot: allocation sites and the sizes still live, sampled from
+ * the moment pprof is enabled. A snapshot would be a copy of the process memory, private keys and
+ * passwords included; a sampling profile holds function names and sizes only.
+ */
+function heapSampler(): () => Promise<unknown> {
   const session = new Session();
   session.connect();
-  try {
-    session.on('HeapProfiler.addHeapSnapshotChunk', (m) => write(m.params.chunk));
-    await session.post('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
-  } finally {
-    session.disconnect();
-  }
+  const started = session.post('HeapProfiler.startSampling', { samplingInterval: HEAP_SAMPLING_INTERVAL });
+  return async () => {
+    await started;
+    const { profile } = await session.post('HeapProfiler.getSamplingProfile');
+    return profile;
+  };
 }
 
 /** The libuv handles and requests keeping the process busy, by type (TCPSocketWrap, Timeout, …). */
@@ -44,11 +51,12 @@ function activeResources(): Record<string, number> {
 
 /**
  * --enable-pprof: Node.js diagnostics in place of Go's pprof. profile (CPU, ?seconds=N) and heap
- * (heap snapshot) open in Chrome DevTools; goroutine has no Node equivalent, so it reports what
- * stands for it here: the tunnel's open connections and the event loop's active resources.
+ * (sampled allocations) open in Chrome DevTools; goroutine has no Node equivalent, so it reports
+ * what stands for it here: the tunnel's open connections and the event loop's active resources.
  */
 export function diagnosticRoutes(openConnections: () => number): Route[] {
   const base = '/debug/pprof/';
+  const heapProfile = heapSampler();
   return [
     {
       path: base,
@@ -56,7 +64,7 @@ export function diagnosticRoutes(openConnections: () => number): Route[] {
         sendText(
           res,
           200,
-          `Node.js diagnostics (--enable-pprof)\n\n${base}profile?seconds=N  CPU profile over N seconds (default ${DEFAULT_PROFILE_SECONDS}), .cpuprofile JSON\n${base}heap                heap snapshot, .heapsnapshot JSON (pauses the process while taken)\n${base}goroutine           open connections and active event-loop resources, JSON\n`,
+          `Node.js diagnostics (--enable-pprof)\n\n${base}profile?seconds=N  CPU profile over N seconds (default ${DEFAULT_PROFILE_SECONDS}), .cpuprofile JSON\n${base}heap                live allocations sampled since start (like Go's heap profile), .heapprofile JSON\n${base}goroutine           open connections and active event-loop resources, JSON\n`,
         ),
     },
     {
@@ -81,9 +89,9 @@ export function diagnosticRoutes(openConnections: () => number): Route[] {
     {
       path: `${base}heap`,
       handle: async (_req, res) => {
-        res.writeHead(200, { 'content-type': 'application/json', 'content-disposition': 'attachment; filename="heap.heapsnapshot"' });
-        await heapSnapshot((chunk) => res.write(chunk));
-        res.end();
+        const profile = await heapProfile();
+        res.writeHead(200, { 'content-type': 'application/json', 'content-disposition': 'attachment; filename="heap.heapprofile"' });
+        res.end(JSON.stringify(profile));
       },
     },
     {
