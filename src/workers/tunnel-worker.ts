@@ -3,17 +3,18 @@
 // configuration. It owns no files, signals, timers or status: every reload, limit and drain comes
 // from the main thread, and its tunnel events go back there.
 import { parentPort, workerData } from 'node:worker_threads';
+import type { AccessPolicy } from '../auth/access-policy.ts';
+import type { ParsedArgs } from '../cli/parse.ts';
 import { buildConfig } from '../config/build.ts';
 import { buildSecureContext } from '../credentials/secure-context.ts';
 import { createLog, type Log } from '../log/logger.ts';
 import { Listener } from '../net/listener.ts';
-import type { AccessPolicy } from '../auth/access-policy.ts';
-import type { ParsedArgs } from '../cli/parse.ts';
 import { combinedPolicy, flagPolicy, policySource } from '../runtime/access-control.ts';
 import type { Generation } from '../runtime/generation.ts';
 import { reauthorize } from '../runtime/reauthorize.ts';
 import { tunnelFor } from '../runtime/tunnel-for.ts';
 import { OpenConnections } from '../tunnel/open-connections.ts';
+import type { ContextCell } from '../tunnel/runtime-settings.ts';
 import { ConnectionTracker } from '../tunnel/tracker.ts';
 import { batchingEvents } from './event-batch.ts';
 import type { ContextMaterial, FromWorker, Request, ToWorker, WorkerInit } from './protocol.ts';
@@ -22,7 +23,7 @@ const port = parentPort!;
 const init = workerData as WorkerInit;
 const send = (message: FromWorker): void => port.postMessage(message);
 
-function contextOf(material: ContextMaterial): { readonly context: ReturnType<typeof buildSecureContext> } {
+function contextOf(material: ContextMaterial): ContextCell['current'] {
   const identity = material.chainPem === undefined || material.keyPem === undefined ? undefined : { chainPem: material.chainPem, key: { kind: 'pem' as const, pem: material.keyPem } };
   return { context: buildSecureContext(identity, { pems: material.caPems }, material.tls, material.ticketKeys) };
 }
@@ -81,7 +82,7 @@ const listener = new Listener(
   },
 );
 
-async function handle(request: Request): Promise<void> {
+function apply(request: Request): void {
   switch (request.kind) {
     case 'credentials':
       store.current = contextOf(request.material);
@@ -105,28 +106,30 @@ async function drain(handedOver: boolean): Promise<void> {
   send({ kind: 'drained' });
 }
 
-// Requests run one at a time, in order: an ack means everything sent before it is in force.
-let turn: Promise<void> = Promise.resolve();
+// Messages are handled as they arrive, in order; a request is in force when its ack is sent.
 port.on('message', (message: ToWorker) => {
-  if (message.kind === 'pause') return listener.pause('full');
-  if (message.kind === 'resume') return listener.resume('full');
-  if (message.kind === 'verdict') {
-    const pending = verdicts.get(message.id);
-    verdicts.delete(message.id);
-    if (message.error === undefined) pending?.resolve(message.allowed);
-    else pending?.reject(new Error(message.error));
-    return;
+  switch (message.kind) {
+    case 'pause':
+      return listener.pause('full');
+    case 'resume':
+      return listener.resume('full');
+    case 'verdict': {
+      const pending = verdicts.get(message.id);
+      verdicts.delete(message.id);
+      if (message.error === undefined) pending?.resolve(message.allowed);
+      else pending?.reject(new Error(message.error));
+      return;
+    }
+    case 'drain':
+      return void drain(message.handedOver);
+    default:
+      try {
+        apply(message);
+        send({ kind: 'ack', id: message.id });
+      } catch (err) {
+        send({ kind: 'ack', id: message.id, error: (err as Error).message });
+      }
   }
-  if (message.kind === 'drain') {
-    turn = turn.then(() => drain(message.handedOver));
-    return;
-  }
-  turn = turn.then(
-    () => handle(message).then(
-      () => send({ kind: 'ack', id: message.id }),
-      (err: Error) => send({ kind: 'ack', id: message.id, error: err.message }),
-    ),
-  );
 });
 
 listener.start();
