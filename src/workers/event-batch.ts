@@ -41,11 +41,13 @@ export function batchingEvents(send: (batch: number[]) => void): TunnelEvents & 
   };
 }
 
-/** Plays a worker's batch into the main thread's events and connection count. */
-export function replayEvents(batch: readonly number[], events: TunnelEvents, tracker: ConnectionTracker): void {
+/** Plays a worker's batch into the main thread's events and connection count; returns the change in open connections. */
+export function replayEvents(batch: readonly number[], events: TunnelEvents, tracker: ConnectionTracker): number {
+  let opened = 0;
   for (let i = 0; i < batch.length; ) {
     switch (batch[i++]) {
       case ACCEPTED:
+        opened++;
         tracker.add();
         events.accepted();
         break;
@@ -57,6 +59,7 @@ export function replayEvents(batch: readonly number[], events: TunnelEvents, tra
         break;
       case HANDSHAKE_FAILED:
         events.handshakeFailed(REASONS[batch[i++]!]!);
+        opened--;
         tracker.remove();
         break;
       case PIPING:
@@ -65,10 +68,12 @@ export function replayEvents(batch: readonly number[], events: TunnelEvents, tra
       case CLOSED:
         events.closed(batch[i]!, batch[i + 1]!, batch[i + 2]!, batch[i + 3] === 1);
         i += 4;
+        opened--;
         tracker.remove();
         break;
       default:
         throw new Error(`internal: unknown tunnel event code ${batch[i - 1]}`);
     }
   }
+  return opened;
 }

@@ -42,6 +42,8 @@ class TunnelWorker {
   readonly ready: Promise<void>;
   /** It came up once: only such a worker is replaced when it dies (one that cannot start would fail forever). */
   started = false;
+  /** Its connections the main thread counts as open. */
+  open = 0;
   readonly drained: Promise<void>;
   #markDrained!: () => void;
 
@@ -56,7 +58,8 @@ class TunnelWorker {
             this.started = true;
             return resolve();
           case 'events':
-            return replayEvents(message.batch, options.events, options.tracker);
+            this.open += replayEvents(message.batch, options.events, options.tracker);
+            return;
           case 'authorize':
             return void options.authorize(message.der).then(
               (allowed) => this.post({ kind: 'verdict', id: message.id, allowed }),
@@ -146,6 +149,8 @@ export class WorkerPool {
   /** A worker that dies outside a drain is replaced: its connections are lost, the loop count is not. */
   #onExit(worker: TunnelWorker, code: number): void {
     this.#workers.delete(worker);
+    // Its connections died with it: they no longer hold up a drain or count against the limit.
+    for (; worker.open > 0; worker.open--) this.#options.tracker.remove();
     if (this.#draining !== undefined || !worker.started) return;
     this.#options.log.error(`worker ${worker.index} exited with code ${code}; starting a new one`, { worker: worker.index });
     void this.#spawn(worker.index).ready.catch(() => {});
