@@ -54,7 +54,10 @@ function dn(subject: PeerCertificate['subject']): string {
   return parts.join(',');
 }
 
-export function peerIdentity(cert: PeerCertificate, x509: X509Certificate): PeerIdentity {
+/** The subject and SAN text of a certificate, as Node's legacy certificate object gives them. */
+export type CertificateNames = Pick<PeerCertificate, 'subject' | 'subjectaltname'>;
+
+export function peerIdentity(cert: CertificateNames, x509: X509Certificate): PeerIdentity {
   const sans = parseSubjectAltNames(cert.subjectaltname);
   const of = (type: string): string[] => sans.filter(([t]) => t === type).map(([, v]) => v);
   return {
@@ -68,9 +71,43 @@ export function peerIdentity(cert: PeerCertificate, x509: X509Certificate): Peer
   };
 }
 
+// A subject attribute as X509Certificate.subject prints it: a short name, then "=" (an attribute
+// OpenSSL has no name for prints as a dotted OID, and may print its value as "#hex").
+const ATTRIBUTE = /^([A-Za-z][A-Za-z0-9-]*)=(.*)$/s;
+
+/** Undoes OpenSSL's RFC 2253 escaping ("\," and the like) and its "\XX" escapes of control characters. */
+function unescapeValue(v: string): string {
+  return v.indexOf('\\') < 0 ? v : v.replace(/\\([0-9A-Fa-f]{2}|[^])/g, (_m, e: string) => (e.length === 2 ? String.fromCharCode(parseInt(e, 16)) : e));
+}
+
+/**
+ * The subject as toLegacyObject() gives it, read from X509Certificate.subject: one line per RDN
+ * (" + " between the parts of a multi-valued one), values escaped, a repeated attribute becoming
+ * a list. toLegacyObject() also hashes, exports and copies everything else in the certificate,
+ * which costs a full handshake about 40 µs; this costs a few. Undefined when the text holds what
+ * the legacy object may render differently (an attribute without a short name), or is empty.
+ */
+export function subjectOf(x509: X509Certificate): PeerCertificate['subject'] | undefined {
+  const text = x509.subject as string | undefined;
+  if (!text) return undefined;
+  const subject: Record<string, string | string[]> = {};
+  for (const rdn of text.split('\n')) {
+    for (const part of rdn.split(' + ')) {
+      const m = ATTRIBUTE.exec(part);
+      if (m === null || m[2]!.startsWith('#')) return undefined;
+      const [, key, raw] = m as unknown as [string, string, string];
+      const value = unescapeValue(raw);
+      const seen = subject[key];
+      subject[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+    }
+  }
+  return subject as unknown as PeerCertificate['subject'];
+}
+
 /** The peer's leaf certificate as an identity, or undefined when it sent none. */
 export function identityOf(socket: TLSSocket): PeerIdentity | undefined {
   const x509 = socket.getPeerX509Certificate();
   if (x509 === undefined) return undefined;
-  return peerIdentity(x509.toLegacyObject(), x509);
+  const subject = subjectOf(x509);
+  return peerIdentity(subject === undefined ? x509.toLegacyObject() : { subject, subjectaltname: x509.subjectAltName ?? '' }, x509);
 }
