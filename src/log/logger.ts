@@ -1,5 +1,6 @@
 import pino, { type Logger as Pino } from 'pino';
 import type { QuietCategory } from '../config/types.ts';
+import { BatchedLines } from './batched-lines.ts';
 
 /**
  * The daemon's log: pino JSON lines on stdout. Connection events go through their own methods so
@@ -25,7 +26,12 @@ export interface QuietableLog extends Log {
   setQuiet(quiet: ReadonlySet<QuietCategory>): void;
 }
 
-export function createLog(quiet: ReadonlySet<QuietCategory> = new Set(), destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false, minLength: 0 })): QuietableLog {
+interface Flushable {
+  flush?: () => void;
+  flushSync?: () => void;
+}
+
+export function createLog(quiet: ReadonlySet<QuietCategory> = new Set(), destination: pino.DestinationStream = new BatchedLines(1)): QuietableLog {
   const base: Pino = pino(
     {
       level: 'info',
@@ -36,13 +42,25 @@ export function createLog(quiet: ReadonlySet<QuietCategory> = new Set(), destina
     destination,
   );
   const noop = (): void => {};
+  const dest = destination as Flushable;
+  // Lines other than the per-connection ones are rare, and someone may be waiting for them.
+  const now = (): void => dest.flush?.();
   const conn: Log['conn'] = (msg, fields) => base.info(fields, msg);
   const connError: Log['connError'] = (msg, fields) => base.warn(fields ?? {}, msg);
   const handshakeError: Log['handshakeError'] = (msg, fields) => base.warn(fields ?? {}, msg);
   const log: QuietableLog = {
-    info: (msg, fields) => base.info(fields ?? {}, msg),
-    warn: (msg, fields) => base.warn(fields ?? {}, msg),
-    error: (msg, fields) => base.error(fields ?? {}, msg),
+    info: (msg, fields) => {
+      base.info(fields ?? {}, msg);
+      now();
+    },
+    warn: (msg, fields) => {
+      base.warn(fields ?? {}, msg);
+      now();
+    },
+    error: (msg, fields) => {
+      base.error(fields ?? {}, msg);
+      now();
+    },
     conn,
     connError,
     handshakeError,
@@ -56,7 +74,6 @@ export function createLog(quiet: ReadonlySet<QuietCategory> = new Set(), destina
       log.handshakeError = on('handshake-errs') ? handshakeError : noop;
     },
     flush: () => {
-      const dest = destination as { flushSync?: () => void };
       try {
         dest.flushSync?.();
       } catch {
