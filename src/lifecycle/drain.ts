@@ -1,9 +1,9 @@
 import type { Log } from '../log/logger.ts';
 import type { ConnectionTracker } from '../tunnel/tracker.ts';
 
-/** Something that accepts connections and can stop doing so (a Listener). */
+/** Something that accepts connections and can stop doing so (a Listener, the --workers loops); resolves once it has. */
 export interface Closable {
-  close(options?: { handedOver?: boolean }): void;
+  close(options?: { handedOver?: boolean }): void | Promise<void>;
 }
 
 /** The open connections a drain waits for (a ConnectionTracker). */
@@ -29,8 +29,9 @@ export async function drain(listeners: readonly Closable[], tracker: Draining, o
       resolve(1);
     }, Math.max(0, options.timeoutMs));
   });
+  // Every loop has stopped accepting before the line says so: a client that reads it is refused.
+  await Promise.all(listeners.map((l) => l.close({ handedOver: options.handedOver })));
   log.info('shutdown proxy, waiting for drain', { open: tracker.open });
-  for (const l of listeners) l.close({ handedOver: options.handedOver });
   if (!options.handedOver) tracker.cancelConnecting();
   const code = await Promise.race([tracker.idle().then(() => 0), timedOut]);
   clearTimeout(timer);

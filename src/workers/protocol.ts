@@ -49,6 +49,8 @@ export type FromWorker =
   | { readonly kind: 'events'; readonly batch: readonly number[] }
   /** The OPA policy lives on the main thread (one policy, one reload): a worker asks it about a peer certificate. */
   | { readonly kind: 'authorize'; readonly id: number; readonly der: Uint8Array }
+  /** It stopped accepting (after a drain request). */
+  | { readonly kind: 'closed' }
   | { readonly kind: 'drained' };
 
 export function contextMaterial(credentials: Credentials, tls: TlsSettings): ContextMaterial {

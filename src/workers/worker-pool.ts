@@ -44,12 +44,15 @@ class TunnelWorker {
   started = false;
   /** Its connections the main thread counts as open. */
   open = 0;
+  readonly closed: Promise<void>;
   readonly drained: Promise<void>;
+  #markClosed!: () => void;
   #markDrained!: () => void;
 
   constructor(index: number, init: WorkerInit, options: WorkerPoolOptions, onExit: (worker: TunnelWorker, code: number) => void) {
     this.index = index;
     this.#worker = new Worker(WORKER_URL, { workerData: init });
+    this.closed = new Promise((resolve) => (this.#markClosed = resolve));
     this.drained = new Promise((resolve) => (this.#markDrained = resolve));
     this.ready = new Promise((resolve, reject) => {
       this.#worker.on('message', (message: FromWorker) => {
@@ -72,6 +75,8 @@ class TunnelWorker {
             else pending?.reject(new Error(`worker ${index}: ${message.error}`));
             return;
           }
+          case 'closed':
+            return this.#markClosed();
           case 'drained':
             return this.#markDrained();
         }
@@ -84,6 +89,7 @@ class TunnelWorker {
         reject(new Error(`worker ${index} exited with code ${code} before it was ready`));
         for (const pending of this.#pending.values()) pending.reject(new Error(`worker ${index} exited with code ${code}`));
         this.#pending.clear();
+        this.#markClosed();
         this.#markDrained();
         onExit(this, code);
       });
@@ -130,7 +136,7 @@ export class WorkerPool {
     try {
       await Promise.all(Array.from({ length: options.count }, (_, i) => pool.#spawn(i + 1).ready));
     } catch (err) {
-      pool.close();
+      void pool.close();
       throw new StartupError(`starting --workers: ${(err as Error).message}`);
     }
     options.log.info(`serving on ${options.count + 1} event loops (--workers)`, { workers: options.count + 1 });
@@ -183,11 +189,13 @@ export class WorkerPool {
     for (const w of this.#workers) w.post({ kind: 'resume' });
   }
 
-  /** Stops accepting on every worker; `drained()` resolves once their last connection closed. */
-  close({ handedOver = false } = {}): void {
-    if (this.#draining !== undefined) return;
-    this.#draining = { handedOver };
-    for (const w of this.#workers) w.post({ kind: 'drain', handedOver });
+  /** Stops accepting on every worker, resolving once all have; `drained()` resolves once their last connection closed. */
+  close({ handedOver = false } = {}): Promise<void> {
+    if (this.#draining === undefined) {
+      this.#draining = { handedOver };
+      for (const w of this.#workers) w.post({ kind: 'drain', handedOver });
+    }
+    return Promise.all([...this.#workers].map((w) => w.closed)).then(() => {});
   }
 
   drained(): Promise<void> {
