@@ -19,7 +19,7 @@ import { Reloader, subjectLine, type ReloadOutcome, type ReloadTrigger } from '.
 import { flagPolicy, policySource } from './runtime/access-control.ts';
 import { ConfigurationReload, type ConfigChange } from './runtime/configuration-reload.ts';
 import { checkTargetResolves, firstGeneration, type Generation } from './runtime/generation.ts';
-import { reauthorize } from './runtime/reauthorize.ts';
+import { logReauthorized, reauthorize } from './runtime/reauthorize.ts';
 import { tunnelFor, type Tunnel } from './runtime/tunnel-for.ts';
 import { AcmeChallengeFilter } from './tunnel/acme-challenge-filter.ts';
 import { NO_EVENTS, type TunnelEvents } from './tunnel/events.ts';
@@ -177,8 +177,18 @@ export class Daemon {
     if (changed.has('timed-reload')) this.#startTimer();
     if (changed.has('auto-reload') || changed.has('auto-reload-interval')) void this.#startAutoReload();
     if (changed.has('max-concurrent-conns')) this.#relimit?.();
-    if (change.accessChanged && config.reauthorizeOpenConnections) void reauthorize(this.connections, next.policy, this.log);
-    await this.#pool?.reconfigure(next.args, change.accessChanged).catch((err: Error) => this.log.error(`error applying the configuration on the workers: ${err.message}`));
+    await this.#pool?.reconfigure(next.args).catch((err: Error) => this.log.error(`error applying the configuration on the workers: ${err.message}`));
+    if (change.accessChanged && config.reauthorizeOpenConnections) void this.#reauthorize(next);
+  }
+
+  /** --reauthorize-open-connections on every event loop, summed up in one log line. */
+  async #reauthorize(next: Generation): Promise<void> {
+    const none = { checked: 0, closed: 0 };
+    const [here, workers] = await Promise.all([
+      reauthorize(this.connections, next.policy, this.log),
+      this.#pool?.reauthorize().catch((err: Error) => (this.log.error(`error re-authorizing on the workers: ${err.message}`), none)) ?? none,
+    ]);
+    logReauthorized(this.log, { checked: here.checked + workers.checked, closed: here.closed + workers.closed });
   }
 
   /** --timed-reload, (re)started with the current interval. */

@@ -82,7 +82,7 @@ const listener = new Listener(
   },
 );
 
-function apply(request: Request): void {
+function apply(request: Exclude<Request, { kind: 'reauthorize' }>): void {
   switch (request.kind) {
     case 'credentials':
       store.current = contextOf(request.material);
@@ -91,7 +91,6 @@ function apply(request: Request): void {
       generation = generationOf(request.args);
       serving.publish(generation);
       rootLog.setQuiet(generation.config.quiet);
-      if (request.accessChanged && generation.config.reauthorizeOpenConnections) void reauthorize(connections, generation.policy, log);
       return;
   }
 }
@@ -123,6 +122,11 @@ port.on('message', (message: ToWorker) => {
     }
     case 'drain':
       return void drain(message.handedOver);
+    case 'reauthorize':
+      return void reauthorize(connections, generation.policy, log).then(
+        (reauthorized) => send({ kind: 'ack', id: message.id, reauthorized }),
+        (err: Error) => send({ kind: 'ack', id: message.id, error: err.message }),
+      );
     default:
       try {
         apply(message);

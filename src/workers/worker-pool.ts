@@ -9,7 +9,10 @@ import { dupDescriptor } from '../sys/libc.ts';
 import type { TunnelEvents } from '../tunnel/events.ts';
 import type { ConnectionTracker } from '../tunnel/tracker.ts';
 import { replayEvents } from './event-batch.ts';
+import type { Reauthorized } from '../runtime/reauthorize.ts';
 import type { ContextMaterial, FromWorker, Request, ToWorker, WorkerInit } from './protocol.ts';
+
+type Ack = Extract<FromWorker, { kind: 'ack' }>;
 
 // Under type stripping the worker is this module's sibling .ts; in dist/ it is the .js.
 const WORKER_URL = new URL(`./tunnel-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
@@ -30,7 +33,7 @@ export interface WorkerPoolOptions {
 }
 
 interface Pending {
-  readonly resolve: () => void;
+  readonly resolve: (ack: Ack) => void;
   readonly reject: (err: Error) => void;
 }
 
@@ -71,7 +74,7 @@ class TunnelWorker {
           case 'ack': {
             const pending = this.#pending.get(message.id);
             this.#pending.delete(message.id);
-            if (message.error === undefined) pending?.resolve();
+            if (message.error === undefined) pending?.resolve(message);
             else pending?.reject(new Error(`worker ${index}: ${message.error}`));
             return;
           }
@@ -100,8 +103,8 @@ class TunnelWorker {
     this.#worker.postMessage(message);
   }
 
-  /** Sends a request; resolves once the worker applied it. */
-  request(message: Request): Promise<void> {
+  /** Sends a request; resolves with the worker's answer once it applied it. */
+  request(message: Request): Promise<Ack> {
     return new Promise((resolve, reject) => {
       this.#pending.set(message.id, { resolve, reject });
       this.post(message);
@@ -162,20 +165,26 @@ export class WorkerPool {
     void this.#spawn(worker.index).ready.catch(() => {});
   }
 
-  #requestAll(make: (id: number) => Request): Promise<void> {
-    return Promise.all([...this.#workers].map((w) => w.request(make(this.#nextId++)))).then(() => {});
+  #requestAll(make: (id: number) => Request): Promise<Ack[]> {
+    return Promise.all([...this.#workers].map((w) => w.request(make(this.#nextId++))));
   }
 
   /** New credentials, already validated on the main thread. */
-  installCredentials(material: ContextMaterial): Promise<void> {
+  async installCredentials(material: ContextMaterial): Promise<void> {
     this.#material = material;
-    return this.#requestAll((id) => ({ kind: 'credentials', id, material }));
+    await this.#requestAll((id) => ({ kind: 'credentials', id, material }));
   }
 
   /** A --config reload's new flag values. */
-  reconfigure(args: ParsedArgs, accessChanged: boolean): Promise<void> {
+  async reconfigure(args: ParsedArgs): Promise<void> {
     this.#args = args;
-    return this.#requestAll((id) => ({ kind: 'generation', id, args, accessChanged }));
+    await this.#requestAll((id) => ({ kind: 'generation', id, args }));
+  }
+
+  /** --reauthorize-open-connections on every worker; their counts added up. */
+  async reauthorize(): Promise<Reauthorized> {
+    const acks = await this.#requestAll((id) => ({ kind: 'reauthorize', id }));
+    return acks.reduce((sum, { reauthorized: r }) => ({ checked: sum.checked + (r?.checked ?? 0), closed: sum.closed + (r?.closed ?? 0) }), { checked: 0, closed: 0 });
   }
 
   /** --max-concurrent-conns reached (or left) across all loops. */

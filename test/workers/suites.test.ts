@@ -33,8 +33,10 @@ it('the reload, status and drain suites pass with --workers 2', async () => {
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const failures = out.split('\n').filter((l) => /^\s*not ok /.test(l));
-  assert.equal(code, 0, `failing with --workers 2:\n${failures.join('\n')}\n${out.slice(-4000)}`);
+  // Each failing test with the diagnostics TAP prints under it (error, expected, actual, location).
+  const lines = out.split('\n');
+  const failures = lines.flatMap((l, i) => (/^\s*not ok /.test(l) ? [lines.slice(i, i + 30).join('\n')] : []));
+  assert.equal(code, 0, `failing with --workers 2:\n${failures.join('\n')}`);
   const passed = Number(/^# pass (\d+)$/m.exec(out)?.[1]);
   assert.ok(passed > 50, `the suites ran (${passed} tests passed)`);
 });
