@@ -19,7 +19,7 @@ import { Reloader, subjectLine, type ReloadOutcome, type ReloadTrigger } from '.
 import { flagPolicy, policySource } from './runtime/access-control.ts';
 import { ConfigurationReload, type ConfigChange } from './runtime/configuration-reload.ts';
 import { checkTargetResolves, firstGeneration, type Generation } from './runtime/generation.ts';
-import { logReauthorized, reauthorize } from './runtime/reauthorize.ts';
+import { logReauthorized, reauthorize, type Reauthorized } from './runtime/reauthorize.ts';
 import { tunnelFor, type Tunnel } from './runtime/tunnel-for.ts';
 import { AcmeChallengeFilter } from './tunnel/acme-challenge-filter.ts';
 import { NO_EVENTS, type TunnelEvents } from './tunnel/events.ts';
@@ -184,10 +184,15 @@ export class Daemon {
   /** --reauthorize-open-connections on every event loop, summed up in one log line. */
   async #reauthorize(next: Generation): Promise<void> {
     const none = { checked: 0, closed: 0 };
-    const [here, workers] = await Promise.all([
-      reauthorize(this.connections, next.policy, this.log),
-      this.#pool?.reauthorize().catch((err: Error) => (this.log.error(`error re-authorizing on the workers: ${err.message}`), none)) ?? none,
-    ]);
+    const onWorkers = async (pool: WorkerPool): Promise<Reauthorized> => {
+      try {
+        return await pool.reauthorize();
+      } catch (err) {
+        this.log.error(`error re-authorizing on the workers: ${(err as Error).message}`);
+        return none;
+      }
+    };
+    const [here, workers] = await Promise.all([reauthorize(this.connections, next.policy, this.log), this.#pool === undefined ? none : onWorkers(this.#pool)]);
     logReauthorized(this.log, { checked: here.checked + workers.checked, closed: here.closed + workers.closed });
   }
 
