@@ -164,7 +164,10 @@ describe('connection limits', () => {
     // strategy, invisible to JavaScript): some connections are closed right away, not all.
     await Promise.race(closedByDaemon);
     assert.ok(silent.some((s) => !s.closed), 'connections up to the limit are held');
-    await assert.rejects(async () => echo(await tls(port), 'refused'), 'no descriptor left for a new connection');
+    // One event loop is refused for sure. With several (test/workers re-runs this file with
+    // GHOSTUNNEL_WORKERS=2), one loop's EMFILE dance frees a descriptor that another loop may accept
+    // into, so a connection can get through: what must hold there is survival and recovery.
+    if (!(Number(process.env.GHOSTUNNEL_WORKERS) > 1)) await assert.rejects(async () => echo(await tls(port), 'refused'), 'no descriptor left for a new connection');
     for (const s of silent) s.destroy();
     // Descriptors come free (at the latest when --connect-timeout reaps the handshakes): the
     // daemon serves new connections again, with no restart.

@@ -1,5 +1,6 @@
-// --workers must not change what the reload, status and drain tests see: they run here again
-// with GHOSTUNNEL_WORKERS=2, so every daemon they start serves on two event loops. (The pprof test
+// --workers must not change what the reload, status, drain and service-manager tests see (socket
+// activation, sd_notify, syslog, PROXY headers included): they run here again with
+// GHOSTUNNEL_WORKERS=2, so every daemon they start serves on two event loops. (The pprof test
 // is not among them: its handle counts are those of the main thread.)
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -20,9 +21,12 @@ const SUITES = [
   'test/lifecycle/drain.test.ts',
   'test/lifecycle/limits.test.ts',
   'test/lifecycle/upgrade.test.ts',
+  'test/lifecycle/systemd.test.ts',
+  'test/lifecycle/syslog.test.ts',
+  'test/lifecycle/proxy-protocol.test.ts',
 ];
 
-it('the reload, status and drain suites pass with --workers 2', async () => {
+it('the reload, status, drain and systemd suites pass with --workers 2', async () => {
   const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=tap', '--test-force-exit', ...SUITES], {
     cwd: ROOT,
     // Without NODE_TEST_CONTEXT: the inner runner must run its files itself, not report to this one.
