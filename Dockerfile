@@ -6,8 +6,8 @@
 #     --cert /etc/ghostunnel/server.crt --key /etc/ghostunnel/server.key \
 #     --cacert /etc/ghostunnel/ca.crt --allow-cn client --auto-reload --status http://127.0.0.1:8444
 
-# Build stage: the TypeScript compiler and the PKCS#11 addon need the development dependencies
-# and a C++ toolchain, none of which reaches the final image.
+# Build stage: the TypeScript compiler, the data plane (native/) and the PKCS#11 addon need the
+# development dependencies and a C++ toolchain, none of which reaches the final image.
 FROM node:24-bookworm-slim AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 make g++ \
@@ -15,6 +15,8 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/build-native-addons.mjs scripts/
+COPY binding.gyp ./
+COPY native/ native/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src/ src/
@@ -29,6 +31,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules/ node_modules/
 COPY --from=build /app/dist/ dist/
+COPY --from=build /app/build/Release/ghostunnel_engine.node build/Release/
 COPY bin/ bin/
 COPY proto/ proto/
 # Certificates come from the host or an orchestrator, mounted read-only here

@@ -1,9 +1,11 @@
-// postinstall: builds the native addons against the headers of the Node.js the project runs on
-// (the `node` devDependency, whose package ships its include/ directory), not the headers of
-// whatever Node.js the machine's npm config names in `nodedir` (often the system's older one).
-// Plain JavaScript: npm may run it with any Node.js. Without those headers (an install that pruned
-// them), the build npm made during the install is kept: pkcs11js is a Node-API addon, whose
-// binary interface does not change between Node.js versions, so that build loads too.
+// install: builds the native code against the headers of the Node.js the project runs on (the
+// `node` devDependency, whose package ships its include/ directory), not the headers of whatever
+// Node.js the machine's npm config names in `nodedir` (often the system's older one):
+// - the data plane, native/ (binding.gyp), which links against that Node.js's OpenSSL;
+// - pkcs11js, a Node-API addon whose install-time build may have used the other headers. Without
+//   the runtime's headers (an install that pruned them) its own build is kept: the Node-API binary
+//   interface does not change between Node.js versions, so that build loads too.
+// Plain JavaScript: npm may run it with any Node.js.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -41,8 +43,21 @@ function builtWith(addon) {
   return readFileSync(config, 'utf8').match(/"nodedir": "([^"]*)"/)?.[1];
 }
 
+/** node-gyp as npm runs it for install scripts; else the copy inside npm itself. */
+function nodeGyp() {
+  if (process.env.npm_config_node_gyp) return process.env.npm_config_node_gyp;
+  const npm = execFileSync('npm', ['root', '-g'], { encoding: 'utf8' }).trim();
+  return join(npm, 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+}
+
 const runtime = runtimeHeaders();
 const nodeBin = join(root, 'node_modules', 'node', 'bin', 'node');
+const probe = existsSync(nodeBin) ? nodeBin : process.execPath;
+
+log(`building the data plane (native/) against Node.js ${runtime?.version ?? process.version}`);
+execFileSync(probe, [nodeGyp(), 'rebuild', ...(runtime ? [`--nodedir=${runtime.headers}`] : [])], { cwd: root, stdio: 'inherit' });
+execFileSync(probe, ['-e', `require(${JSON.stringify(join(root, 'build', 'Release', 'ghostunnel_engine.node'))})`], { stdio: 'inherit' });
+
 for (const addon of ADDONS) {
   if (!existsSync(join(root, 'node_modules', addon, 'package.json'))) continue;
   if (runtime === undefined) {
@@ -54,6 +69,5 @@ for (const addon of ADDONS) {
     execFileSync('npm', ['rebuild', addon, `--nodedir=${runtime.headers}`, '--foreground-scripts'], { cwd: root, stdio: 'inherit' });
   }
   // The addon must load in the Node.js that runs the daemon.
-  const probe = existsSync(nodeBin) ? nodeBin : process.execPath;
   execFileSync(probe, ['-e', `require(${JSON.stringify(createRequire(join(root, 'package.json')).resolve(addon))})`], { stdio: 'inherit' });
 }

@@ -1,0 +1,189 @@
+// Calls from the engine into JavaScript. The engine runs from libuv callbacks, outside any
+// JavaScript frame: the first call of such a callback opens a callback scope (see Entry), and
+// closing it at the end runs the promise jobs the JavaScript side queued, as Node does after
+// every I/O callback. A call made while JavaScript is on the stack (it closed a connection, say)
+// goes straight through.
+#include <openssl/x509_vfy.h>
+
+#include "engine.h"
+#include "entry.h"
+
+namespace gt {
+
+namespace {
+
+napi_value Str(napi_env env, const std::string& s) {
+  napi_value v;
+  napi_create_string_utf8(env, s.data(), s.size(), &v);
+  return v;
+}
+
+napi_value Null(napi_env env) {
+  napi_value v;
+  napi_get_null(env, &v);
+  return v;
+}
+
+napi_value Num(napi_env env, double n) {
+  napi_value v;
+  napi_create_double(env, n, &v);
+  return v;
+}
+
+napi_value Bool(napi_env env, bool b) {
+  napi_value v;
+  napi_get_boolean(env, b, &v);
+  return v;
+}
+
+/** Calls a callback; an exception it throws goes to 'uncaughtException', as from any event handler. */
+napi_value Call(Engine* e, napi_ref fn, size_t argc, const napi_value* argv) {
+  if (e->quiet) return nullptr;
+  napi_env env = e->env;
+  napi_value f, recv, result = nullptr;
+  napi_get_reference_value(env, fn, &f);
+  napi_get_undefined(env, &recv);
+  if (napi_call_function(env, recv, f, argc, argv, &result) == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+    return nullptr;
+  }
+  return result;
+}
+
+/** Node's names for certificate verification errors (err.code of authorizationError). */
+const char* VerifyCode(long code) {
+  switch (code) {
+#define CASE(name) \
+  case X509_V_ERR_##name: return #name;
+    CASE(UNABLE_TO_GET_ISSUER_CERT)
+    CASE(UNABLE_TO_GET_CRL)
+    CASE(UNABLE_TO_DECRYPT_CERT_SIGNATURE)
+    CASE(UNABLE_TO_DECRYPT_CRL_SIGNATURE)
+    CASE(UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY)
+    CASE(CERT_SIGNATURE_FAILURE)
+    CASE(CRL_SIGNATURE_FAILURE)
+    CASE(CERT_NOT_YET_VALID)
+    CASE(CERT_HAS_EXPIRED)
+    CASE(CRL_NOT_YET_VALID)
+    CASE(CRL_HAS_EXPIRED)
+    CASE(ERROR_IN_CERT_NOT_BEFORE_FIELD)
+    CASE(ERROR_IN_CERT_NOT_AFTER_FIELD)
+    CASE(ERROR_IN_CRL_LAST_UPDATE_FIELD)
+    CASE(ERROR_IN_CRL_NEXT_UPDATE_FIELD)
+    CASE(OUT_OF_MEM)
+    CASE(DEPTH_ZERO_SELF_SIGNED_CERT)
+    CASE(SELF_SIGNED_CERT_IN_CHAIN)
+    CASE(UNABLE_TO_GET_ISSUER_CERT_LOCALLY)
+    CASE(UNABLE_TO_VERIFY_LEAF_SIGNATURE)
+    CASE(CERT_CHAIN_TOO_LONG)
+    CASE(CERT_REVOKED)
+    CASE(INVALID_CA)
+    CASE(PATH_LENGTH_EXCEEDED)
+    CASE(INVALID_PURPOSE)
+    CASE(CERT_UNTRUSTED)
+    CASE(CERT_REJECTED)
+    CASE(HOSTNAME_MISMATCH)
+#undef CASE
+  }
+  return "UNSPECIFIED";
+}
+
+}  // namespace
+
+double EmitAccept(Connection* c, uint32_t listener, const std::string& remote, int remote_port, const std::string& local, int local_port) {
+  Engine* e = c->engine;
+  EnsureScope(e);
+  napi_env env = e->env;
+  napi_value argv[] = {Num(env, c->id), Num(env, listener), Str(env, remote), Num(env, remote_port), Str(env, local), Num(env, local_port)};
+  napi_value r = Call(e, e->on_accept, 6, argv);
+  double timeout = 0;
+  if (r != nullptr) napi_get_value_double(env, r, &timeout);
+  return timeout;
+}
+
+/** handshake(id, verifyCode, verifyText, peerDer, version, sni, alpn, resumed, challenge) */
+void EmitHandshake(Connection* c) {
+  Engine* e = c->engine;
+  EnsureScope(e);
+  napi_env env = e->env;
+  SSL* ssl = c->ssl;
+  X509* peer = SSL_get0_peer_certificate(ssl);
+  napi_value code = Null(env), text = Null(env), der = Null(env);
+  if (peer != nullptr) {
+    long result = SSL_get_verify_result(ssl);
+    if (result != X509_V_OK) {
+      code = Str(env, VerifyCode(result));
+      text = Str(env, X509_verify_cert_error_string(result));
+    }
+    int len = i2d_X509(peer, nullptr);
+    void* data;
+    if (len > 0 && napi_create_buffer(env, static_cast<size_t>(len), &data, &der) == napi_ok) {
+      auto* p = static_cast<unsigned char*>(data);
+      i2d_X509(peer, &p);
+    }
+  }
+  const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  const unsigned char* alpn;
+  unsigned int alpn_len = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+  napi_value argv[] = {
+      Num(env, c->id),
+      code,
+      text,
+      der,
+      Str(env, SSL_get_version(ssl)),
+      sni ? Str(env, sni) : Null(env),
+      alpn_len ? Str(env, std::string(reinterpret_cast<const char*>(alpn), alpn_len)) : Null(env),
+      Bool(env, SSL_session_reused(ssl) == 1),
+      Bool(env, c->challenge),
+  };
+  Call(e, e->on_handshake, 9, argv);
+}
+
+void EmitPiping(Connection* c) {
+  Engine* e = c->engine;
+  EnsureScope(e);
+  napi_value argv[] = {Num(e->env, c->id)};
+  Call(e, e->on_piping, 1, argv);
+}
+
+/** end(id, kind, message, forwarded, returned, timedOut): byte counts are plaintext, each way. */
+void EmitEnd(Connection* c, End kind, const std::string& message) {
+  Engine* e = c->engine;
+  EnsureScope(e);
+  napi_env env = e->env;
+  bool server = c->mode == Mode::Server;
+  double forwarded = static_cast<double>(server ? c->plain_written : c->plain_read);
+  double returned = static_cast<double>(server ? c->plain_read : c->plain_written);
+  napi_value argv[] = {Num(env, c->id), Num(env, kind), message.empty() ? Null(env) : Str(env, message), Num(env, forwarded), Num(env, returned), Bool(env, c->timed_out)};
+  Call(e, e->on_end, 6, argv);
+}
+
+void EmitAcceptError(Engine* e, uint32_t listener, int err) {
+  EnsureScope(e);
+  napi_env env = e->env;
+  napi_value argv[] = {Num(env, listener), Str(env, uv_err_name(-err)), Str(env, SyscallError("accept", err, ""))};
+  Call(e, e->on_accept_error, 3, argv);
+}
+
+SSL_CTX* AskChallenge(Connection* c, const std::string& server_name) {
+  Engine* e = c->engine;
+  if (e->on_challenge == nullptr) return nullptr;
+  EnsureScope(e);
+  napi_env env = e->env;
+  napi_value argv[] = {Num(env, c->id), Str(env, server_name)};
+  napi_value r = Call(e, e->on_challenge, 2, argv);
+  napi_valuetype t = napi_undefined;
+  if (r != nullptr) napi_typeof(env, r, &t);
+  if (t != napi_object) return nullptr;
+  SSL_CTX* ctx = UnwrapContext(env, r);
+  if (ctx == nullptr) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+  }
+  return ctx;
+}
+
+}  // namespace gt

@@ -1,0 +1,40 @@
+// Entering the engine from libuv: see callbacks.cc.
+#pragma once
+
+#include "engine.h"
+
+namespace gt {
+
+inline Scope& ScopeOf(Engine* e) { return e->scope; }
+
+/** Opens the callback scope if a libuv callback of `e` is running and has not opened it yet. */
+inline void EnsureScope(Engine* e) {
+  Scope& s = ScopeOf(e);
+  if (!s.entered || s.open) return;
+  napi_open_handle_scope(e->env, &s.handles);
+  napi_value resource;
+  napi_get_reference_value(e->env, e->self, &resource);
+  napi_open_callback_scope(e->env, resource, e->async_context, &s.callback);
+  s.open = true;
+}
+
+/** Marks a libuv callback of the engine; JavaScript calls within it share one callback scope. */
+class Entry {
+ public:
+  explicit Entry(Engine* e) : e_(e) { ScopeOf(e).entered = true; }
+  ~Entry() {
+    Scope& s = ScopeOf(e_);
+    if (s.open) {
+      napi_close_callback_scope(e_->env, s.callback);
+      napi_close_handle_scope(e_->env, s.handles);
+    }
+    s = Scope{};
+  }
+  Entry(const Entry&) = delete;
+  Entry& operator=(const Entry&) = delete;
+
+ private:
+  Engine* e_;
+};
+
+}  // namespace gt

@@ -1,0 +1,111 @@
+// The data plane in C++ (native/, built at install into build/Release/ghostunnel_engine.node),
+// declared for TypeScript. It accepts, runs TLS, dials and moves bytes; everything it does is on an
+// instruction from here, and it reports each connection's phases through EngineCallbacks.
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { StartupError } from '../cli/errors.ts';
+
+/** What a native TLS context is built from (native/context.cc). */
+export interface ContextDescription {
+  readonly server: boolean;
+  /** PEM: the leaf first, then its chain. */
+  readonly chain?: string;
+  /** PEM private key; or `engine` and `keyUri` for a key that stays on a PKCS#11 token. */
+  readonly key?: string;
+  readonly engine?: string;
+  readonly keyUri?: string;
+  /** PEM CA certificates that peers are verified against. */
+  readonly cas: readonly string[];
+  /** Name them in the CertificateRequest (server). */
+  readonly caNames: boolean;
+  /** Server: 0 no client certificate, 1 request one, 2 require one. */
+  readonly verify?: 0 | 1 | 2;
+  /** 0x0303 TLS 1.2, 0x0304 TLS 1.3. */
+  readonly minVersion: number;
+  readonly maxVersion: number;
+  /** OpenSSL cipher list for TLS 1.2 and below; TLS 1.3 suites; key exchange groups. */
+  readonly ciphers: string;
+  readonly suites: string;
+  readonly groups: string;
+  readonly sessionIdContext?: string;
+  /** 80 bytes: ticket name, HMAC and AES keys, shared by every event loop of the process. */
+  readonly ticketKeys?: Buffer;
+  /** Session tickets per full handshake to a client that can resume (default 1, as Go); 0: none. */
+  readonly tickets?: number;
+  /** Server: ALPN protocols to select (acme-tls/1 for challenge contexts). */
+  readonly alpn?: readonly string[];
+}
+
+/** An OpenSSL context inside the addon; a connection keeps the one it started with. */
+export interface NativeContext {
+  readonly nativeContext: never;
+}
+
+/** How a connection ended (native/engine.h, enum End). */
+export const End = { closed: 0, tls: 1, eof: 2, timeout: 3, dial: 4, aborted: 5 } as const;
+export type EndKind = (typeof End)[keyof typeof End];
+
+/** Listener modes: TLS on the accepted side (server), or plain (client). */
+export const ListenMode = { server: 0, client: 1 } as const;
+
+export interface EngineCallbacks {
+  /** A connection was accepted; returns --connect-timeout in ms (0: none). */
+  accept(id: number, listener: number, remote: string, remotePort: number, local: string, localPort: number): number;
+  /** The TLS handshake finished; the peer's certificate (DER) and OpenSSL's verdict on its chain. */
+  handshake(id: number, verifyCode: string | null, verifyText: string | null, peerDer: Buffer | null, version: string, serverName: string | null, alpn: string | null, resumed: boolean, challenge: boolean): void;
+  /** Bytes started to flow. */
+  piping(id: number): void;
+  /** The connection is gone; byte counts are plaintext, forwarded = accepted → dialed. */
+  end(id: number, kind: EndKind, message: string | null, forwarded: number, returned: number, timedOut: boolean): void;
+  /** accept() failed (EMFILE and the like): stop accepting for a while. */
+  acceptError(listener: number, code: string, message: string): void;
+  /** A TLS-ALPN-01 validation for `serverName`: the challenge context, or null when none is pending. */
+  challenge?(id: number, serverName: string): NativeContext | null;
+}
+
+export interface NativeEngine {
+  /** Accepts on `fd`, which the engine owns from now on; returns the listener id. */
+  listen(fd: number, mode: (typeof ListenMode)[keyof typeof ListenMode]): number;
+  /** Stops accepting and closes the listener's descriptor (queued connections stay in the backlog). */
+  unlisten(listener: number): void;
+  /** The context of server connections accepted from now on. */
+  setContext(context: NativeContext): void;
+  /** Server mode: dial the target (IP addresses in turn, or `unixPath`), write `header`, pipe. */
+  connectPlain(id: number, hosts: readonly string[], port: number, unixPath: string, header: Buffer | null, closeMs: number, lifetimeMs: number): boolean;
+  /** Client mode: dial the target (or adopt `adoptedFd`, connected through a proxy) and run the TLS handshake. */
+  connectTls(id: number, hosts: readonly string[], port: number, adoptedFd: number, context: NativeContext, serverName: string, noFin: boolean): boolean;
+  /** Client mode: start piping once the target passed verification. */
+  pipe(id: number, closeMs: number, lifetimeMs: number): boolean;
+  /** Ends a connection now; `end` reports it. */
+  close(id: number): boolean;
+  /** Connections open. */
+  count(): number;
+}
+
+interface Addon {
+  createEngine(callbacks: EngineCallbacks): NativeEngine;
+  createContext(description: ContextDescription): NativeContext;
+}
+
+const ADDON = join(import.meta.dirname, '..', '..', 'build', 'Release', 'ghostunnel_engine.node');
+
+let addon: Addon | undefined;
+
+function load(): Addon {
+  if (addon !== undefined) return addon;
+  try {
+    addon = createRequire(import.meta.url)(ADDON) as Addon;
+  } catch (err) {
+    throw new StartupError(`the data plane is not built (${ADDON}: ${(err as Error).message.split('\n')[0]}); build it with \`npm run build:native\` (or \`npm ci\`), which needs python3, make and a C++ compiler`);
+  }
+  return addon;
+}
+
+export function createEngine(callbacks: EngineCallbacks): NativeEngine {
+  return load().createEngine(callbacks);
+}
+
+/** Throws with OpenSSL's reason when the description does not make a usable context. */
+export function createNativeContext(description: ContextDescription): NativeContext {
+  return load().createContext(description);
+}
