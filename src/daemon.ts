@@ -12,6 +12,7 @@ import { ServiceNotifier } from './lifecycle/sd-notify.ts';
 import { installSignalHandlers } from './lifecycle/signals.ts';
 import { predecessorPid, reportReadyToPredecessor, startSuccessor, successorCommand } from './lifecycle/upgrade.ts';
 import type { Log } from './log/logger.ts';
+import { DataPlane } from './engine/data-plane.ts';
 import { listen } from './net/listen.ts';
 import type { Listener } from './net/listener.ts';
 import { AutoReload, credentialPaths } from './reload/auto-reload.ts';
@@ -20,8 +21,7 @@ import { flagPolicy, policySource } from './runtime/access-control.ts';
 import { ConfigurationReload, type ConfigChange } from './runtime/configuration-reload.ts';
 import { checkTargetResolves, firstGeneration, type Generation } from './runtime/generation.ts';
 import { logReauthorized, reauthorize, type Reauthorized } from './runtime/reauthorize.ts';
-import { tunnelFor, type Tunnel } from './runtime/tunnel-for.ts';
-import { AcmeChallengeFilter } from './tunnel/acme-challenge-filter.ts';
+import { tunnelFor, type ServingTunnel } from './runtime/tunnel-for.ts';
 import { NO_EVENTS, type TunnelEvents } from './tunnel/events.ts';
 import { OpenConnections } from './tunnel/open-connections.ts';
 import { ConnectionTracker } from './tunnel/tracker.ts';
@@ -77,7 +77,7 @@ export class Daemon {
   /** Restarts of the file watching, one after the other. */
   #autoReloadTurn: Promise<void> = Promise.resolve();
   readonly #extraWatched: string[] = [];
-  readonly #tunnel: Tunnel;
+  readonly #serving: ServingTunnel;
   /** The configuration in use and what was built from it; a --config reload replaces it. */
   #generation: Generation;
   /** Hands a new generation's settings to the tunnel: one assignment, read once per connection. */
@@ -90,7 +90,6 @@ export class Daemon {
   #pool: WorkerPool | undefined;
 
   private constructor(generation: Generation, log: Log, store: CredentialStore, events: TunnelEvents, service?: CertificateService, source?: ConfigSource) {
-    const { config } = generation;
     this.#generation = generation;
     this.log = log;
     this.store = store;
@@ -104,12 +103,11 @@ export class Daemon {
     });
     this.#notifier = new ServiceNotifier(log);
     this.#events = events;
-    const serving = tunnelFor(generation, { store, connections: this.connections, log, tracker: this.tracker, events });
-    this.#publishRuntime = serving.publish;
-    this.#tunnel = serving.tunnel;
+    // --auto-acme-cert: TLS-ALPN-01 validations are answered on the tunnel's own listener.
+    const challenges = service?.challenges;
+    this.#serving = tunnelFor(generation, { store, connections: this.connections, log, tracker: this.tracker, events, ...(challenges ? { challenges } : {}) });
+    this.#publishRuntime = this.#serving.publish;
     this.#service = service;
-    // --auto-acme-cert: TLS-ALPN-01 validations are answered before the tunnel sees the connection.
-    if (service?.challenges !== undefined) this.#tunnel = new AcmeChallengeFilter(this.#tunnel, service.challenges, log, config.timeouts.connectMs);
   }
 
   /**
@@ -232,9 +230,11 @@ export class Daemon {
     this.#exit = new Promise((resolve) => (this.#resolveExit = resolve));
     // Before anything is announced: a signal that arrives right after "listening" must find them.
     installSignalHandlers({ reload: (t) => void this.reload(t), shutdown: (sig) => this.shutdown(`received ${sig}`), upgrade: () => void this.upgrade() });
+    const plane = new DataPlane(this.#serving.tunnel);
+    this.#serving.tunnel.attach(plane.engine);
     const listener = await listen(this.config.listen, {
       role: 'listen',
-      onConnection: (s, l) => this.#tunnel.handle(s, l.address),
+      acceptor: plane.acceptor(this.#serving.mode),
       onAcceptError: (err, retryMs) => {
         this.#events.acceptError();
         this.log.connError(`error accepting connection: ${err.message} (retrying in ${retryMs} ms)`);

@@ -1,5 +1,5 @@
-import type { PeerCertificate, TLSSocket } from 'node:tls';
-import type { X509Certificate } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 
 /** The facts about a peer certificate that access rules look at, read once per connection. */
 export interface PeerIdentity {
@@ -104,10 +104,12 @@ export function subjectOf(x509: X509Certificate): PeerCertificate['subject'] | u
   return subject as unknown as PeerCertificate['subject'];
 }
 
-/** The peer's leaf certificate as an identity, or undefined when it sent none. */
-export function identityOf(socket: TLSSocket): PeerIdentity | undefined {
-  const x509 = socket.getPeerX509Certificate();
-  if (x509 === undefined) return undefined;
+/** The identity in a certificate the peer presented (DER, as the data plane reports it). */
+export function identityFromDer(der: Buffer): PeerIdentity {
+  return identityOfCertificate(new X509Certificate(der));
+}
+
+export function identityOfCertificate(x509: X509Certificate): PeerIdentity {
   const subject = subjectOf(x509);
   return peerIdentity(subject === undefined ? x509.toLegacyObject() : { subject, subjectaltname: x509.subjectAltName ?? '' }, x509);
 }

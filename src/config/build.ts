@@ -214,7 +214,7 @@ function serverTarget(f: Flags): Address {
   return target;
 }
 
-function tlsSettings(f: Flags): TlsSettings {
+function tlsSettings(f: Flags, role: TlsSettings['role'], clientAuth: ClientAuth): TlsSettings {
   const lists: string[] = [];
   for (const raw of f.str('cipher-suites').split(',')) {
     const name = raw.trim().toUpperCase();
@@ -224,7 +224,9 @@ function tlsSettings(f: Flags): TlsSettings {
   }
   const max = f.str('max-tls-version').toUpperCase();
   if (max !== '' && max !== 'TLS1.2' && max !== 'TLS1.3') throw new StartupError(`invalid max TLS version: unsupported TLS version: ${f.str('max-tls-version')}`);
-  return { maxVersion: max === 'TLS1.2' ? 'TLSv1.2' : 'TLSv1.3', ciphers: lists.join(':') };
+  // --disable-authentication asks for no certificate; pins accept one that does not chain (spec §2.4).
+  const clientCertificates = role === 'client' || clientAuth.kind === 'none' ? 'none' : clientAuth.kind === 'pins' ? 'request' : 'require';
+  return { maxVersion: max === 'TLS1.2' ? 'TLSv1.2' : 'TLSv1.3', ciphers: lists.join(':'), omitCaNames: clientAuth.kind === 'pins', role, clientCertificates };
 }
 
 function quiet(f: Flags): Set<QuietCategory> {
@@ -249,7 +251,7 @@ export function buildConfig(args: ParsedArgs): Config {
     const target = serverTarget(f);
     const acme = acmeSettings(f);
     const policy = policyPair(f, 'allow');
-    const tls = { ...tlsSettings(f), omitCaNames: clientAuth.kind === 'pins' };
+    const tls = tlsSettings(f, 'server', clientAuth);
     const listen = address(f, 'listen');
     return { ...common(f, args.mode, listen, target, policy && clientAuth.kind === 'rules' ? { kind: 'rules', rules: { ...clientAuth.rules, policy } } : clientAuth, tls), acme };
   }
@@ -257,7 +259,7 @@ export function buildConfig(args: ParsedArgs): Config {
   const target = clientTarget(f);
   const policy = policyPair(f, 'verify');
   const pins = clientSpkiPins(f, policy !== undefined);
-  const tls = tlsSettings(f);
+  const tls = tlsSettings(f, 'client', { kind: 'none' });
   const client = { ...clientSettings(f, target, policy), pins };
   return { ...common(f, args.mode, listen, target, { kind: 'none' }, tls), client, skipResolve: f.bool('skip-resolve') || client.proxy !== undefined };
 }

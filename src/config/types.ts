@@ -75,6 +75,10 @@ export interface TlsSettings {
   readonly ciphers: string;
   /** Server pin mode: the CertificateRequest names no CA, so clients send self-signed pinned certificates (spec §2.4). */
   readonly omitCaNames?: boolean;
+  /** Which end of TLS the tunnel is: the server (server mode) or the client (client mode). */
+  readonly role: 'server' | 'client';
+  /** Server role: whether clients are asked for a certificate, and whether one is required. */
+  readonly clientCertificates: 'none' | 'request' | 'require';
 }
 
 /** Beyond Ghostunnel: reload when the credential files change (--auto-reload, --auto-reload-interval). */

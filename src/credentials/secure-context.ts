@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { TlsSettings } from '../config/types.ts';
+import { createNativeContext, type NativeContext } from '../engine/native.ts';
 import type { Identity, IdentityKey } from './identity.ts';
 import type { TrustAnchors } from './trust.ts';
 
@@ -10,9 +11,13 @@ const TLS13_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20
 // Go's preference order (without the post-quantum hybrid, which OpenSSL 3.0 lacks).
 const GROUPS = 'X25519:P-256:P-384:P-521';
 
-/** 48 random bytes: the ticket name, HMAC and AES keys OpenSSL protects session tickets with. */
+/**
+ * 80 random bytes: the ticket name, HMAC and AES keys OpenSSL protects session tickets with, in
+ * the layout of SSL_CTX_set_tlsext_ticket_keys. Node's own contexts take the first 48, the size
+ * of its older format.
+ */
 export function newTicketKeys(): Buffer {
-  return randomBytes(48);
+  return randomBytes(80);
 }
 
 function keyOptions(key: IdentityKey): { key: string } | { privateKeyEngine: string; privateKeyIdentifier: string } {
@@ -37,7 +42,35 @@ export function buildSecureContext(identity: Pick<Identity, 'chainPem' | 'key'> 
       ciphers: `${TLS13_SUITES}:${settings.ciphers}`,
       ecdhCurve: GROUPS,
       sessionIdContext: 'ghostunnel',
-      ticketKeys,
+      ticketKeys: ticketKeys.subarray(0, 48),
     });
   return identity?.key.kind === 'engine' ? identity.key.unlock(build) : build();
+}
+
+const VERIFY = { none: 0, request: 1, require: 2 } as const;
+
+/**
+ * The data plane's context for the same identity, trust and settings (src/engine/native.ts): the
+ * one every tunnel connection uses. The Node.js context beside it serves the status port and the
+ * test handshake that validates a candidate.
+ */
+export function buildNativeContext(identity: Pick<Identity, 'chainPem' | 'key'> | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): NativeContext {
+  const key = identity?.key;
+  const build = (): NativeContext =>
+    createNativeContext({
+      server: settings.role === 'server',
+      ...(identity ? { chain: identity.chainPem } : {}),
+      ...(key === undefined ? {} : key.kind === 'pem' ? { key: key.pem } : { engine: key.engine, keyUri: key.uri }),
+      cas: trust.pems,
+      caNames: settings.role === 'server' && !settings.omitCaNames,
+      verify: VERIFY[settings.clientCertificates],
+      minVersion: 0x0303,
+      maxVersion: settings.maxVersion === 'TLSv1.2' ? 0x0303 : 0x0304,
+      ciphers: settings.ciphers,
+      suites: TLS13_SUITES,
+      groups: GROUPS,
+      sessionIdContext: 'ghostunnel',
+      ticketKeys,
+    });
+  return key?.kind === 'engine' ? key.unlock(build) : build();
 }

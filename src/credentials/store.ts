@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { SecureContext } from 'node:tls';
 import type { CredentialSources, TlsSettings } from '../config/types.ts';
 import { CredentialError, loadIdentity, readCredentialFile, type Identity } from './identity.ts';
-import { buildSecureContext, newTicketKeys } from './secure-context.ts';
+import type { NativeContext } from '../engine/native.ts';
+import { buildNativeContext, buildSecureContext, newTicketKeys } from './secure-context.ts';
 import { loadTrust, type TrustAnchors } from './trust.ts';
 
 /** What the files hold, parsed and fingerprinted, before any TLS context is built from it. */
@@ -15,9 +16,12 @@ export interface CredentialMaterial {
   readonly warnings: readonly string[];
 }
 
-/** One consistent generation of credentials: identity, trust anchors and the context built from them. */
+/** One consistent generation of credentials: identity, trust anchors and the contexts built from them. */
 export interface Credentials extends CredentialMaterial {
+  /** Node.js's context: the status port, backend checks, the validating test handshake. */
   readonly context: SecureContext;
+  /** The data plane's context, from the same material: every tunnel connection. */
+  readonly native: NativeContext;
   /** The context's session-ticket keys, fresh for every context. */
   readonly ticketKeys: Buffer;
   readonly loadedAt: Date;
@@ -63,13 +67,15 @@ export function readCredentialMaterial(sources: CredentialSources, pushed?: Push
 
 function withContext(material: CredentialMaterial, sources: CredentialSources, settings: TlsSettings, pushed?: PushedCredentials): Credentials {
   let context: SecureContext;
+  let native: NativeContext;
   const ticketKeys = newTicketKeys();
   try {
     context = buildSecureContext(material.identity, material.trust, settings, ticketKeys);
+    native = buildNativeContext(material.identity, material.trust, settings, ticketKeys);
   } catch (err) {
     throw new CredentialError(`building TLS context from ${pushed?.label ?? sources.keystore ?? sources.cert ?? sources.cacert ?? 'system roots'}: ${(err as Error).message}`);
   }
-  return { ...material, context, ticketKeys, loadedAt: new Date() };
+  return { ...material, context, native, ticketKeys, loadedAt: new Date() };
 }
 
 /** Reads and checks a full set of credentials; throws CredentialError naming the file at fault. */

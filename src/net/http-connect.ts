@@ -25,7 +25,12 @@ export async function connectViaHttpProxy(proxy: Extract<ProxyUrl, { kind: 'http
         reject(new Error(`proxy ${proxy.text} refused CONNECT ${authority}: ${res.statusCode} ${res.statusMessage}`));
         return;
       }
-      if (head.length > 0) tunnel.unshift(head);
+      // The target speaks TLS, whose client speaks first: a proxy that sends more is broken.
+      if (head.length > 0) {
+        tunnel.destroy();
+        reject(new Error(`proxy ${proxy.text} sent ${head.length} bytes after its CONNECT response, before the TLS handshake`));
+        return;
+      }
       resolve(tunnel);
     });
     req.once('error', (err: Error) => {

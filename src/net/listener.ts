@@ -1,13 +1,18 @@
 import { unlinkSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { closeDescriptor, dupDescriptor } from '../sys/libc.ts';
 
 /** Why accepting is paused; accepting resumes when no reason is left. */
 export type PauseReason = 'full' | 'backoff';
 
+/** How a listener takes connections off its socket: Node's net.Server, or the data plane. */
+export interface Acceptor {
+  /** Starts accepting on `fd`, a descriptor it owns from now on; returns the function that stops (and closes it). */
+  start(fd: number, listener: Listener): () => void;
+}
+
 export interface ListenerOptions {
-  /** Called for each accepted connection, with the listener that accepted it. */
-  readonly onConnection: (socket: Socket, listener: Listener) => void;
+  readonly acceptor: Acceptor;
   /** accept() failed (EMFILE and the like); accepting backs off, then resumes. */
   readonly onAcceptError?: (err: Error, retryInMs: number) => void;
 }
@@ -33,13 +38,13 @@ const BACKOFF_MAX_MS = 1000;
 /**
  * A listening socket whose accepting can pause and resume without losing a queued connection.
  *
- * Node cannot stop a net.Server from calling accept(), and closing a net.Server closes its socket:
- * the connections waiting in its accept queue would be reset and new ones refused. So the listener
- * holds the socket in a descriptor of its own, and accepts through a net.Server opened on a
- * duplicate of it. Pausing closes that server (only the duplicate goes); the socket stays bound
- * and listening, so new connections complete the TCP handshake and wait in the kernel backlog, as
- * Ghostunnel's do when --max-concurrent-conns is reached. Resuming opens a new server on a new
- * duplicate. The held descriptor is also what a hand-off upgrade passes to the successor.
+ * Closing a net.Server closes its socket, and the connections waiting in its accept queue would be
+ * reset and new ones refused. So the listener holds the socket in a descriptor of its own, and
+ * accepts through a duplicate of it (handed to an Acceptor). Pausing stops the acceptor (only the
+ * duplicate goes); the socket stays bound and listening, so new connections complete the TCP
+ * handshake and wait in the kernel backlog, as Ghostunnel's do when --max-concurrent-conns is
+ * reached. Resuming starts the acceptor on a new duplicate. The held descriptor is also what a
+ * hand-off upgrade passes to the successor.
  */
 export class Listener {
   readonly fd: number;
@@ -48,7 +53,7 @@ export class Listener {
   readonly name: string;
   readonly #options: ListenerOptions;
   readonly #pauses = new Set<PauseReason>();
-  #server: Server | undefined;
+  #stop: (() => void) | undefined;
   #backoffMs = 0;
   #backoffTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -63,7 +68,7 @@ export class Listener {
 
   /** Whether accept() is currently being called. */
   get accepting(): boolean {
-    return this.#server !== undefined;
+    return this.#stop !== undefined;
   }
 
   /** Starts accepting (unless a pause is in force). */
@@ -100,14 +105,25 @@ export class Listener {
     }
   }
 
+  /** The acceptor took a connection: the back-off starts from its first step again. */
+  accepted(): void {
+    this.#backoffMs = 0;
+  }
+
+  /** The acceptor's accept() failed: stop, and try again after the back-off. */
+  acceptFailed(err: Error): void {
+    if (this.#stop !== undefined) this.#backOff(err);
+  }
+
   #update(): void {
     const want = !this.#closed && this.#pauses.size === 0;
-    if (want && this.#server === undefined) this.#open();
-    else if (!want && this.#server !== undefined) {
-      // Closing the server inside its own 'connection' callback is what makes the limit exact:
-      // libuv's accept loop ends as soon as the descriptor it polls is closed.
-      this.#server.close();
-      this.#server = undefined;
+    if (want && this.#stop === undefined) this.#open();
+    else if (!want && this.#stop !== undefined) {
+      // Stopping inside the acceptor's own callback is what makes the limit exact: the accept loop
+      // ends as soon as the descriptor it polls is closed.
+      const stop = this.#stop;
+      this.#stop = undefined;
+      stop();
     }
   }
 
@@ -119,15 +135,7 @@ export class Listener {
       this.#backOff(err as Error);
       return;
     }
-    const server = createServer(SOCKET_OPTIONS, (socket) => {
-      this.#backoffMs = 0;
-      this.#options.onConnection(socket, this);
-    });
-    server.on('error', (err) => {
-      if (server === this.#server) this.#backOff(err);
-    });
-    server.listen({ fd, backlog: BACKLOG });
-    this.#server = server;
+    this.#stop = this.#options.acceptor.start(fd, this);
   }
 
   /** Ghostunnel's accept back-off: 5 ms, doubling to 1 s, reset by the next successful accept. */
@@ -137,4 +145,25 @@ export class Listener {
     this.pause('backoff');
     this.#backoffTimer = setTimeout(() => this.resume('backoff'), this.#backoffMs);
   }
+}
+
+/** Accepting through a net.Server (the status port): each connection goes to `onConnection`. */
+export function socketAcceptor(onConnection: (socket: Socket, listener: Listener) => void): Acceptor {
+  return {
+    start(fd, listener) {
+      let open = true;
+      const server = createServer(SOCKET_OPTIONS, (socket) => {
+        listener.accepted();
+        onConnection(socket, listener);
+      });
+      server.on('error', (err) => {
+        if (open) listener.acceptFailed(err);
+      });
+      server.listen({ fd, backlog: BACKLOG });
+      return () => {
+        open = false;
+        server.close();
+      };
+    },
+  };
 }

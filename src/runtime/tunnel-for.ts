@@ -1,29 +1,35 @@
-import type { Socket } from 'node:net';
+import type { TlsAlpnChallenges } from '../credentials/acme/tls-alpn-challenges.ts';
+import type { ConnectionHandler } from '../engine/data-plane.ts';
+import type { NativeEngine } from '../engine/native.ts';
 import type { Log } from '../log/logger.ts';
 import { ClientTunnel } from '../tunnel/client-tunnel.ts';
 import type { TunnelEvents } from '../tunnel/events.ts';
 import type { OpenConnections } from '../tunnel/open-connections.ts';
-import { clientRuntime, serverRuntime, type ContextCell } from '../tunnel/runtime-settings.ts';
+import { clientRuntime, serverRuntime, type NativeContextCell } from '../tunnel/runtime-settings.ts';
 import { ServerTunnel } from '../tunnel/server-tunnel.ts';
 import type { ConnectionTracker } from '../tunnel/tracker.ts';
 import type { Generation } from './generation.ts';
 
-/** What a listener hands each accepted connection to. */
-export interface Tunnel {
-  handle(socket: Socket, listenAddress: string): void;
+/** A mode's tunnel: what the data plane reports each connection's phases to, and instructs. */
+export interface Tunnel extends ConnectionHandler {
+  /** The engine it instructs; set once, before its listener accepts. */
+  attach(engine: NativeEngine): void;
 }
 
 export interface TunnelDeps {
-  readonly store: ContextCell;
+  readonly store: NativeContextCell;
   readonly connections: OpenConnections;
   readonly log: Log;
   readonly tracker: ConnectionTracker;
   readonly events: TunnelEvents;
+  /** --auto-acme-cert: TLS-ALPN-01 validations, answered on the tunnel's listener. */
+  readonly challenges?: TlsAlpnChallenges;
 }
 
 /** A mode's tunnel and how a new generation's settings reach it: one assignment, read once per connection. */
 export interface ServingTunnel {
   readonly tunnel: Tunnel;
+  readonly mode: 'server' | 'client';
   readonly publish: (generation: Generation) => void;
 }
 
@@ -32,8 +38,8 @@ export function tunnelFor(generation: Generation, deps: TunnelDeps): ServingTunn
   const { config } = generation;
   if (config.client === undefined) {
     const settings = { current: serverRuntime(config, generation.policy) };
-    return { tunnel: new ServerTunnel({ ...deps, settings }), publish: (g) => (settings.current = serverRuntime(g.config, g.policy)) };
+    return { tunnel: new ServerTunnel({ ...deps, settings }), mode: 'server', publish: (g) => (settings.current = serverRuntime(g.config, g.policy)) };
   }
   const settings = { current: clientRuntime(config, generation.policy) };
-  return { tunnel: new ClientTunnel({ ...deps, listen: config.listen.text, settings }), publish: (g) => (settings.current = clientRuntime(g.config, g.policy)) };
+  return { tunnel: new ClientTunnel({ ...deps, listen: config.listen.text, settings }), mode: 'client', publish: (g) => (settings.current = clientRuntime(g.config, g.policy)) };
 }

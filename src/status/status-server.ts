@@ -5,7 +5,7 @@ import { StartupError } from '../cli/errors.ts';
 import type { StatusSettings } from '../config/types.ts';
 import type { Log } from '../log/logger.ts';
 import { listen } from '../net/listen.ts';
-import type { Listener } from '../net/listener.ts';
+import { socketAcceptor, type Listener } from '../net/listener.ts';
 import { dispatch, type Route } from './router.ts';
 
 export interface StatusServerOptions {
@@ -65,7 +65,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<s
   };
   let listener: Listener;
   try {
-    listener = await listen(settings.address, { role: 'status', onConnection });
+    listener = await listen(settings.address, { role: 'status', acceptor: socketAcceptor(onConnection) });
   } catch (err) {
     throw new StartupError(`--status ${settings.text}: ${(err as Error).message}`);
   }

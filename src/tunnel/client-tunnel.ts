@@ -1,16 +1,17 @@
-import type { Socket } from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Duplex } from 'node:stream';
-import { checkServerIdentity, connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
+import { checkServerIdentity } from 'node:tls';
 import type { AccessPolicy } from '../auth/access-policy.ts';
-import { identityOf, type PeerIdentity } from '../auth/peer.ts';
+import { identityOfCertificate, type PeerIdentity } from '../auth/peer.ts';
+import type { AcceptedPeer, ConnectionEnd, ConnectionHandler, HandshakeInfo } from '../engine/data-plane.ts';
+import { End, type NativeEngine } from '../engine/native.ts';
 import type { Log } from '../log/logger.ts';
+import { dialAddresses } from '../net/resolve.ts';
 import type { TunnelEvents } from './events.ts';
 import type { OpenConnections } from './open-connections.ts';
-import { startPiping } from './piping.ts';
-import type { ClientRuntime, ContextCell, RuntimeCell } from './runtime-settings.ts';
+import { closedPipe, openedPipe, type PipeAccount } from './piping.ts';
+import type { ClientRuntime, NativeContextCell, RuntimeCell } from './runtime-settings.ts';
 import { DENIED } from './server-tunnel.ts';
-import { peerVerifyError } from './tls-peer.ts';
 import type { ConnectionTracker } from './tracker.ts';
 
 /** How the target's certificate is checked (spec §2.6). */
@@ -28,7 +29,7 @@ export interface ServerVerification {
 export interface ClientTunnelDeps {
   /** --listen as given, naming the accepted side of a UNIX or systemd listener in log lines. */
   readonly listen: string;
-  readonly store: ContextCell;
+  readonly store: NativeContextCell;
   /** Target, proxy, verification, timeouts: read once per connection, replaced by a reload. */
   readonly settings: RuntimeCell<ClientRuntime>;
   /** Where piping connections are registered with the server's identity, for re-authorization. */
@@ -40,111 +41,168 @@ export interface ClientTunnelDeps {
 
 type Failure = 'tls' | 'verify' | 'denied' | 'dial';
 
-function verifyFailure(tls: TLSSocket, nameError: Error | undefined): string {
-  const err = nameError ?? peerVerifyError(tls);
-  const code = (err as (Error & { code?: string }) | null)?.code;
-  const text = err === null ? String(tls.authorizationError) : code && code !== err.message ? `${err.message} (${code})` : err.message;
-  return `certificate verification failed: ${text}`;
+interface ClientConnection extends PipeAccount {
+  readonly settings: ClientRuntime;
+  failure: { readonly message: string; readonly reason: Failure; readonly subject?: string } | undefined;
+  release: (() => void) | undefined;
+  /** Cancels a dial through the proxy still under way. */
+  readonly abort: AbortController;
+}
+
+/** "unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE)", as Node words a failed check. */
+function withCode(message: string, code: string | undefined): string {
+  return code && code !== message ? `${message} (${code})` : message;
+}
+
+/** The chain's verdict, then the name: why the target's certificate fails, or undefined. */
+function verificationFailure(v: ServerVerification, tls: HandshakeInfo, x509: X509Certificate | undefined): string | undefined {
+  if (!v.chainAndName) return undefined;
+  if (tls.verifyCode !== null) return withCode(tls.verifyText ?? tls.verifyCode, tls.verifyCode);
+  if (x509 === undefined) return 'the target sent no certificate';
+  if (v.skipName) return undefined;
+  const err = checkServerIdentity(v.serverName, x509.toLegacyObject()) as (Error & { code?: string }) | undefined;
+  return err === undefined ? undefined : withCode(err.message, err.code);
 }
 
 /**
- * Client mode, per connection: dial the target (directly or through the proxy), TLS handshake with
- * the credentials current at that moment, verification, then the pipe. The dial and the handshake
- * share one --connect-timeout; any failure closes the local connection at once and says why.
+ * Client mode, per connection: the data plane accepts the local connection; this names the target
+ * (or connects through the proxy and hands the socket over), checks the target's certificate after
+ * the handshake, and accounts for the end. The dial and the handshake share one --connect-timeout;
+ * any failure closes the local connection at once and says why.
  */
-export class ClientTunnel {
+export class ClientTunnel implements ConnectionHandler {
   readonly #deps: ClientTunnelDeps;
+  readonly #open = new Map<number, ClientConnection>();
+  #engine: NativeEngine | undefined;
 
   constructor(deps: ClientTunnelDeps) {
     this.#deps = deps;
   }
 
-  handle(local: Socket): void {
-    const { store, log, tracker, events } = this.#deps;
-    const { verification, dialer, timeouts, targetText, sni, endpoint } = this.#deps.settings.current;
+  attach(engine: NativeEngine): void {
+    this.#engine = engine;
+  }
+
+  accepted(id: number, peer: AcceptedPeer): number {
+    const { tracker, events, store } = this.#deps;
+    const settings = this.#deps.settings.current;
     tracker.add();
     events.accepted();
-    const started = performance.now();
-    const from = local.remoteAddress === undefined ? this.#deps.listen : `tcp:${local.remoteAddress}:${local.remotePort}`;
-    const abort = new AbortController();
-    let remote: Duplex | undefined;
-    let settled = false;
+    const c: ClientConnection = {
+      settings,
+      started: performance.now(),
+      from: peer.remote === '' ? this.#deps.listen : `tcp:${peer.remote}:${peer.remotePort}`,
+      route: '',
+      target: settings.targetText,
+      peer: undefined,
+      piped: false,
+      forget: undefined,
+      failure: undefined,
+      release: undefined,
+      abort: new AbortController(),
+    };
+    c.release = tracker.connecting(() => this.#fail(id, c, 'context canceled (shutting down)', 'dial'));
+    this.#open.set(id, c);
+    // The credentials current now are the ones the handshake uses.
+    const context = store.current.native;
+    const { endpoint, sni, proxy } = settings;
+    const engine = this.#engine!;
+    const live = (): boolean => c.failure === undefined && this.#open.has(id);
+    if (proxy !== undefined) {
+      proxy(endpoint, c.abort.signal).then(
+        (socket) => {
+          // The data plane takes a duplicate of the descriptor; ours closes without touching the connection.
+          const fd = (socket as unknown as { _handle: { fd: number } | null })._handle?.fd ?? -1;
+          if (live() && fd >= 0) engine.connectTls(id, [], 0, fd, context, sni ?? '', true);
+          socket.destroy();
+        },
+        (err: Error) => this.#fail(id, c, err.message, 'dial'),
+      );
+    } else {
+      const go = (hosts: readonly string[]): void => {
+        if (live()) engine.connectTls(id, hosts, endpoint.port, -1, context, sni ?? '', false);
+      };
+      const addresses = dialAddresses(endpoint.host);
+      if (Array.isArray(addresses)) go(addresses);
+      else (addresses as Promise<readonly string[]>).then(go, (err: Error) => this.#fail(id, c, err.message, 'dial'));
+    }
+    return settings.timeouts.connectMs;
+  }
 
-    const fail = (why: string, reason: Failure, fields: object = {}): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      release();
-      abort.abort(new Error(why));
+  handshake(id: number, tls: HandshakeInfo): void {
+    const c = this.#open.get(id);
+    if (c === undefined || c.failure !== undefined) return;
+    const { verification } = c.settings;
+    const x509 = tls.peerDer === null ? undefined : new X509Certificate(tls.peerDer);
+    const failed = verificationFailure(verification, tls, x509);
+    if (failed !== undefined) return this.#fail(id, c, `certificate verification failed: ${failed}`, 'verify');
+    const peer = x509 === undefined ? undefined : identityOfCertificate(x509);
+    const policy = verification.policy;
+    if (policy === undefined) return this.#pipe(id, c, peer);
+    if (peer === undefined) return this.#fail(id, c, DENIED, 'denied');
+    const verdict = policy.allows(peer);
+    if (verdict === true) return this.#pipe(id, c, peer);
+    if (verdict === false) return this.#fail(id, c, DENIED, 'denied', peer.subject);
+    verdict.then(
+      (ok) => (ok ? this.#pipe(id, c, peer) : this.#fail(id, c, DENIED, 'denied', peer.subject)),
+      (err: Error) => this.#fail(id, c, `unauthorized: policy returned error: ${err.message}`, 'denied'),
+    );
+  }
+
+  #pipe(id: number, c: ClientConnection, peer: PeerIdentity | undefined): void {
+    if (c.failure !== undefined || !this.#open.has(id)) return;
+    c.peer = peer;
+    c.route = `${c.from} [no tls] <-> ${c.settings.targetText} ${peer ? `[${peer.subject}]` : '[no cert]'}`;
+    const { timeouts } = c.settings;
+    this.#engine!.pipe(id, timeouts.closeMs, timeouts.maxLifetimeMs);
+  }
+
+  piping(id: number): void {
+    const c = this.#open.get(id);
+    if (c === undefined) return;
+    c.release?.();
+    c.release = undefined;
+    openedPipe(this.#deps, c, () => this.#engine!.close(id));
+  }
+
+  #fail(id: number, c: ClientConnection, message: string, reason: Failure, subject?: string): void {
+    if (c.failure !== undefined || !this.#open.has(id)) return;
+    c.failure = { message, reason, ...(subject === undefined ? {} : { subject }) };
+    this.#engine!.close(id);
+  }
+
+  ended(id: number, end: ConnectionEnd): void {
+    const c = this.#open.get(id);
+    if (c === undefined) return;
+    this.#open.delete(id);
+    c.release?.();
+    c.abort.abort(new Error('connection ended'));
+    const { log, events, tracker } = this.#deps;
+    if (c.piped) {
+      closedPipe(this.#deps, c, end);
+    } else {
       // Ghostunnel counts a client-side timeout as a failed dial (accept.error), not as the
       // server handshake timeout (accept.timeout).
+      const { message, reason, subject } = c.failure ?? failureOf(end);
       events.handshakeFailed(reason);
-      log.connError(`error on dial: ${why}`, { peer: from, target: targetText, ...fields });
-      remote?.destroy();
-      local.destroy();
-      tracker.remove();
-    };
-    const deadline = setTimeout(() => fail('timed out (--connect-timeout)', 'dial'), timeouts.connectMs);
-    const release = tracker.connecting(() => fail('context canceled (shutting down)', 'dial'));
-    const onLocalError = (): void => {};
-    const onLocalClose = (): void => fail('local connection closed before the target was reached', 'dial');
-    local.on('error', onLocalError);
-    local.once('close', onLocalClose);
+      log.connError(`error on dial: ${message}`, { peer: c.from, target: c.settings.targetText, ...(subject === undefined ? {} : { subject }) });
+    }
+    tracker.remove();
+  }
+}
 
-    const handshake = (raw: Duplex): void => {
-      let nameError: Error | undefined;
-      const tls = tlsConnect({
-        socket: raw,
-        secureContext: store.current.context,
-        servername: sni,
-        // Checked below, on 'secureConnect', so that the log can tell chain, name and policy apart;
-        // Node completes the handshake before it verifies either way.
-        rejectUnauthorized: false,
-        checkServerIdentity: (_host: string, cert: PeerCertificate) => {
-          nameError = verification.chainAndName && !verification.skipName ? checkServerIdentity(verification.serverName, cert) : undefined;
-          return nameError;
-        },
-      });
-      remote = tls;
-      const onTlsError = (err: Error & { reason?: string }): void => fail(`tls: ${err.reason ?? err.message}`, 'tls');
-      const onTlsClose = (): void => fail('connection closed during TLS handshake', 'tls');
-      tls.on('error', onTlsError);
-      tls.once('close', onTlsClose);
-      tls.once('secureConnect', () => {
-        if (settled) return;
-        if (verification.chainAndName && !tls.authorized) return fail(verifyFailure(tls, nameError), 'verify');
-        const peer = identityOf(tls);
-        const policy = verification.policy;
-        if (policy === undefined) return pipe(tls, peer);
-        if (peer === undefined) return fail(DENIED, 'denied');
-        const verdict = policy.allows(peer);
-        if (verdict === true) return pipe(tls, peer);
-        if (verdict === false) return fail(DENIED, 'denied', { subject: peer.subject });
-        verdict.then(
-          (ok) => (ok ? pipe(tls, peer) : fail(DENIED, 'denied', { subject: peer.subject })),
-          (err: Error) => fail(`unauthorized: policy returned error: ${err.message}`, 'denied'),
-        );
-      });
-      const pipe = (secure: TLSSocket, peer: PeerIdentity | undefined): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(deadline);
-        release();
-        local.off('error', onLocalError);
-        local.off('close', onLocalClose);
-        secure.off('error', onTlsError);
-        secure.off('close', onTlsClose);
-        const who = peer ? `[${peer.subject}]` : '[no cert]';
-        startPiping(this.#deps, { accepted: local, dialed: secure, plainSide: local, peer, from, route: `${from} [no tls] <-> ${targetText} ${who}`, target: targetText, started, timeouts });
-      };
-    };
-
-    dialer(endpoint, abort.signal).then(
-      (raw) => {
-        if (settled) raw.destroy();
-        else handshake(raw);
-      },
-      (err: Error) => fail(err.message, 'dial'),
-    );
+/** What the data plane's report of a connection that never piped means. */
+function failureOf(end: ConnectionEnd): { message: string; reason: Failure; subject?: string } {
+  switch (end.kind) {
+    case End.timeout:
+      return { message: 'timed out (--connect-timeout)', reason: 'dial' };
+    case End.dial:
+      return { message: end.message ?? 'dial failed', reason: 'dial' };
+    case End.eof:
+      return end.message === 'accepted'
+        ? { message: 'local connection closed before the target was reached', reason: 'dial' }
+        : { message: 'connection closed during TLS handshake', reason: 'tls' };
+    default:
+      return { message: `tls: ${end.message ?? 'connection closed during TLS handshake'}`, reason: 'tls' };
   }
 }

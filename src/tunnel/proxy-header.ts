@@ -1,30 +1,29 @@
-import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import type { ProxyProtocolMode } from '../config/types.ts';
+import type { AcceptedPeer, HandshakeInfo } from '../engine/data-plane.ts';
 import { proxyV2Header, PP2_TYPE_ALPN, PP2_TYPE_AUTHORITY, sslTlv, tlv, type ProxyEndpoints, type Tlv } from '../net/proxy-protocol.ts';
 
 /** "TLSv1.3" → "TLS 1.3", the names Go's tls.VersionName gives. */
-function versionName(protocol: string | null): string {
-  return (protocol ?? 'unknown').replace(/^TLSv/, 'TLS ');
+function versionName(protocol: string): string {
+  return protocol.replace(/^TLSv/, 'TLS ');
 }
 
-function endpoints(raw: Socket, listenPath: string | undefined): ProxyEndpoints {
-  if (raw.remoteAddress === undefined || raw.localAddress === undefined) return { kind: 'unix', source: '', destination: listenPath ?? '' };
+function endpoints(peer: AcceptedPeer, listenPath: string): ProxyEndpoints {
+  if (peer.remote === '' || peer.local === '') return { kind: 'unix', source: '', destination: listenPath };
   return {
     kind: 'tcp',
-    source: { address: raw.remoteAddress, port: raw.remotePort ?? 0 },
-    destination: { address: raw.localAddress, port: raw.localPort ?? 0 },
+    source: { address: peer.remote, port: peer.remotePort },
+    destination: { address: peer.local, port: peer.localPort },
   };
 }
 
-function tlsTlvs(mode: ProxyProtocolMode, tls: TLSSocket): Tlv[] {
+function tlsTlvs(mode: ProxyProtocolMode, tls: HandshakeInfo): Tlv[] {
   const out: Tlv[] = [];
-  if (typeof tls.alpnProtocol === 'string') out.push(tlv(PP2_TYPE_ALPN, tls.alpnProtocol));
-  const sni = (tls as TLSSocket & { servername?: string | false }).servername;
-  if (typeof sni === 'string' && sni !== '') out.push(tlv(PP2_TYPE_AUTHORITY, sni));
-  const cert = mode === 'tls-full' ? tls.getPeerX509Certificate() : undefined;
-  const cn = cert?.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3);
-  out.push(sslTlv({ version: versionName(tls.getProtocol()), clientCert: cert?.raw, commonName: cn }));
+  if (tls.alpn !== null) out.push(tlv(PP2_TYPE_ALPN, tls.alpn));
+  if (tls.serverName !== null && tls.serverName !== '') out.push(tlv(PP2_TYPE_AUTHORITY, tls.serverName));
+  const der = mode === 'tls-full' ? tls.peerDer : null;
+  const cn = der === null ? undefined : new X509Certificate(der).subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3);
+  out.push(sslTlv({ version: versionName(tls.version), clientCert: der ?? undefined, commonName: cn }));
   return out;
 }
 
@@ -33,6 +32,6 @@ function tlsTlvs(mode: ProxyProtocolMode, tls: TLSSocket): Tlv[] {
  * the address it connected to as destination (or the listening socket's path on a UNIX listener),
  * and for tls/tls-full what the handshake negotiated.
  */
-export function proxyHeaderFor(mode: ProxyProtocolMode, raw: Socket, tls: TLSSocket, listenPath: string | undefined): Buffer {
-  return proxyV2Header(endpoints(raw, listenPath), mode === 'conn' ? [] : tlsTlvs(mode, tls));
+export function proxyHeaderFor(mode: ProxyProtocolMode, peer: AcceptedPeer, tls: HandshakeInfo, listenPath: string): Buffer {
+  return proxyV2Header(endpoints(peer, listenPath), mode === 'conn' ? [] : tlsTlvs(mode, tls));
 }

@@ -1,9 +1,9 @@
-import type { SecureContext } from 'node:tls';
 import type { AccessPolicy } from '../auth/access-policy.ts';
 import type { Config, ProxyProtocolMode, Timeouts } from '../config/types.ts';
 import { describeAddress, isIpLiteral, type Address } from '../net/address.ts';
 import type { Endpoint } from '../net/tcp-connect.ts';
-import { targetDialer, type TargetDialer } from '../net/target-dialer.ts';
+import type { NativeContext } from '../engine/native.ts';
+import { proxyDialer, type ProxyDialer } from '../net/target-dialer.ts';
 import type { ServerVerification } from './client-tunnel.ts';
 
 /**
@@ -14,8 +14,8 @@ export interface RuntimeCell<T> {
   readonly current: T;
 }
 
-/** The TLS context a new connection takes: the CredentialStore on the main thread, a copy in each worker. */
-export type ContextCell = RuntimeCell<{ readonly context: SecureContext }>;
+/** The data plane's TLS context a new connection takes: the CredentialStore on the main thread, a copy in each worker. */
+export type NativeContextCell = RuntimeCell<{ readonly native: NativeContext }>;
 
 /** What a server-mode connection takes from the configuration: everything a reload may change. */
 export interface ServerRuntime {
@@ -24,8 +24,6 @@ export interface ServerRuntime {
   readonly targetText: string;
   /** The access rules (flags, pins, OPA, SVID) combined; undefined with --disable-authentication. */
   readonly policy: AccessPolicy | undefined;
-  /** Ask for a client certificate (all but --disable-authentication). */
-  readonly requestCert: boolean;
   /** Verify its chain against the trust anchors; not with --allow-spki-pin, where only the leaf's key counts. */
   readonly verifyChain: boolean;
   readonly timeouts: Timeouts;
@@ -39,18 +37,17 @@ export interface ClientRuntime {
   /** Sent as SNI: the server name, unless it is an IP address. */
   readonly sni: string | undefined;
   readonly verification: ServerVerification;
-  readonly dialer: TargetDialer;
+  /** --proxy: the data plane takes over the socket connected through it; undefined: it dials the target. */
+  readonly proxy: ProxyDialer | undefined;
   readonly timeouts: Timeouts;
 }
 
 export function serverRuntime(config: Config, policy: AccessPolicy | undefined): ServerRuntime {
-  const requestCert = policy !== undefined;
   return {
     target: config.target,
     targetText: describeAddress(config.target),
     policy,
-    requestCert,
-    verifyChain: requestCert && config.clientAuth.kind !== 'pins',
+    verifyChain: policy !== undefined && config.clientAuth.kind !== 'pins',
     timeouts: config.timeouts,
     proxyProtocol: config.proxyProtocol,
   };
@@ -66,7 +63,7 @@ export function clientRuntime(config: Config, policy: AccessPolicy | undefined):
     // chainAndName is false only for pin-only checking (--verify-spki-pin), spec §2.6.
     // With the Workload API the SVID is verified, not the name (spec §2.6).
     verification: { serverName: client.serverName, chainAndName: client.pins === undefined, skipName: config.workloadApi !== undefined, policy },
-    dialer: targetDialer(client.proxy),
+    proxy: client.proxy === undefined ? undefined : proxyDialer(client.proxy),
     timeouts: config.timeouts,
   };
 }

@@ -1,19 +1,20 @@
-import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
-import { identityOf, type PeerIdentity } from '../auth/peer.ts';
+import { identityFromDer, type PeerIdentity } from '../auth/peer.ts';
+import type { TlsAlpnChallenges } from '../credentials/acme/tls-alpn-challenges.ts';
+import type { AcceptedPeer, ConnectionEnd, ConnectionHandler, HandshakeInfo } from '../engine/data-plane.ts';
+import { End, type NativeContext, type NativeEngine } from '../engine/native.ts';
 import type { Log } from '../log/logger.ts';
-import { dialPlain } from '../net/dial.ts';
-import type { OpenConnections } from './open-connections.ts';
-import { startPiping } from './piping.ts';
-import { proxyHeaderFor } from './proxy-header.ts';
-import { peerVerifyError } from './tls-peer.ts';
-import type { ContextCell, RuntimeCell, ServerRuntime } from './runtime-settings.ts';
-import type { ConnectionTracker } from './tracker.ts';
+import type { Listener } from '../net/listener.ts';
+import { dialAddresses } from '../net/resolve.ts';
 import type { TunnelEvents } from './events.ts';
+import type { OpenConnections } from './open-connections.ts';
+import { closedPipe, openedPipe, type PipeAccount } from './piping.ts';
+import { proxyHeaderFor } from './proxy-header.ts';
+import type { NativeContextCell, RuntimeCell, ServerRuntime } from './runtime-settings.ts';
+import type { ConnectionTracker } from './tracker.ts';
 
 export interface ServerTunnelDeps {
-  readonly store: ContextCell;
+  readonly store: NativeContextCell;
   /** Target, access rules, timeouts, PROXY header: read once per connection, replaced by a reload. */
   readonly settings: RuntimeCell<ServerRuntime>;
   /** Where piping connections with a client certificate are registered, for re-authorization. */
@@ -21,99 +22,186 @@ export interface ServerTunnelDeps {
   readonly log: Log;
   readonly tracker: ConnectionTracker;
   readonly events: TunnelEvents;
+  /** --auto-acme-cert: the TLS-ALPN-01 validations being answered on this listener. */
+  readonly challenges?: TlsAlpnChallenges;
 }
 
 export const DENIED = 'unauthorized: invalid principal, or principal not allowed';
 
+type Failure = 'tls' | 'verify' | 'denied' | 'timeout' | 'dial';
+
+/** One connection as this side sees it; the bytes are the data plane's. */
+interface ServerConnection extends PipeAccount {
+  readonly settings: ServerRuntime;
+  readonly peerAddress: AcceptedPeer;
+  readonly listenAddress: string;
+  handshaken: boolean;
+  /** Why this side gave up on it (logged when the data plane reports the end), once. */
+  failure: { readonly message: string; readonly reason: Failure } | undefined;
+  release: (() => void) | undefined;
+  /** A TLS-ALPN-01 validation: answered, then closed; never dialed. */
+  challenge: boolean;
+}
+
 /**
- * Server mode, per connection: TLS handshake with the credentials and settings current at accept
- * time, access check, backend dial (both within --connect-timeout), then the pipe.
+ * Server mode, per connection: the data plane accepts and runs the TLS handshake with the context
+ * current at accept time; this decides (chain verdict, access rules), names the target, and
+ * accounts for the end. --connect-timeout covers handshake, decision and dial.
  */
-export class ServerTunnel {
+export class ServerTunnel implements ConnectionHandler {
   readonly #deps: ServerTunnelDeps;
+  readonly #open = new Map<number, ServerConnection>();
+  #engine: NativeEngine | undefined;
+  #context: NativeContext | undefined;
 
   constructor(deps: ServerTunnelDeps) {
     this.#deps = deps;
   }
 
-  /** `listenAddress`: the listening socket's address (its path, for the PROXY header on a UNIX listener). */
-  handle(raw: Socket, listenAddress?: string): void {
-    const { store, log, tracker, events } = this.#deps;
+  /** The data plane this tunnel instructs (set once, before its listener accepts). */
+  attach(engine: NativeEngine): void {
+    this.#engine = engine;
+  }
+
+  accepted(id: number, peer: AcceptedPeer, listener: Listener): number {
+    const { store, tracker, events } = this.#deps;
+    const engine = this.#engine!;
+    // The credentials current at accept time: the context the handshake about to start uses.
+    const context = store.current.native;
+    if (context !== this.#context) {
+      engine.setContext(context);
+      this.#context = context;
+    }
     const settings = this.#deps.settings.current;
-    const { policy, verifyChain, timeouts, targetText } = settings;
     tracker.add();
     events.accepted();
-    const started = performance.now();
-    const from = `tcp:${raw.remoteAddress}:${raw.remotePort}`;
-    const tls = new TLSSocket(raw, { isServer: true, secureContext: store.current.context, requestCert: settings.requestCert, rejectUnauthorized: verifyChain });
-    let settled = false;
-    const fail = (msg: string, reason: 'tls' | 'verify' | 'denied' | 'timeout' | 'dial'): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      release();
-      events.handshakeFailed(reason);
-      if (reason === 'dial') log.connError(msg, { peer: from });
-      else log.handshakeError(`error on TLS handshake from ${from}: ${msg}`, { peer: from });
-      tls.destroy();
-      tracker.remove();
+    const c: ServerConnection = {
+      settings,
+      peerAddress: peer,
+      listenAddress: listener.address,
+      started: performance.now(),
+      from: peer.remote === '' ? `unix:${listener.address}` : `tcp:${peer.remote}:${peer.remotePort}`,
+      route: '',
+      target: settings.targetText,
+      peer: undefined,
+      piped: false,
+      forget: undefined,
+      handshaken: false,
+      failure: undefined,
+      release: undefined,
+      challenge: false,
     };
-    const deadline = setTimeout(() => fail('timed out (--connect-timeout)', 'timeout'), timeouts.connectMs);
-    const release = tracker.connecting(() => fail('context canceled (shutting down)', 'tls'));
-    tls.on('error', (err: Error & { reason?: string }) => fail(err.reason ?? err.message, 'tls'));
-    tls.once('close', () => fail('connection closed during handshake', 'tls'));
-    // A client that half-closes before finishing its handshake will never finish it. (After the
-    // handshake an early end is the pipe's business: the bytes before it still go through.)
-    const onEarlyEnd = (): void => fail('client closed the connection during the handshake', 'tls');
-    tls.once('end', onEarlyEnd);
-    tls.once('secure', () => {
-      if (settled) return;
-      tls.off('end', onEarlyEnd);
-      events.handshakeDone(performance.now() - started);
-      let peer: PeerIdentity | undefined;
-      if (policy !== undefined) {
-        const verifyError = verifyChain ? peerVerifyError(tls) : null;
-        if (verifyError) return fail(`certificate verification failed: ${verifyError.code ?? verifyError.message}`, 'verify');
-        peer = identityOf(tls);
-        if (peer === undefined) return fail(DENIED, 'denied');
-        const verdict = policy.allows(peer);
-        if (verdict === true) return dial(peer);
-        if (verdict === false) return fail(DENIED, 'denied');
-        const admitted = peer;
-        verdict.then(
-          (ok) => (ok ? dial(admitted) : fail(DENIED, 'denied')),
-          (err: Error) => fail(`unauthorized: policy returned error: ${err.message}`, 'denied'),
-        );
-        return;
+    c.release = tracker.connecting(() => this.#fail(id, c, 'context canceled (shutting down)', 'tls'));
+    this.#open.set(id, c);
+    return settings.timeouts.connectMs;
+  }
+
+  challenge(id: number, serverName: string): NativeContext | null {
+    const c = this.#open.get(id);
+    const context = serverName === '' ? undefined : this.#deps.challenges?.contextFor(serverName);
+    if (c !== undefined && context === undefined) {
+      // A validator for a challenge we are not answering (any more): it never reaches the backend.
+      c.failure = { message: `no pending TLS-ALPN-01 challenge for ${serverName || '(no SNI)'}`, reason: 'tls' };
+    }
+    return context ?? null;
+  }
+
+  handshake(id: number, tls: HandshakeInfo): void {
+    const c = this.#open.get(id);
+    if (c === undefined || c.failure !== undefined) return;
+    c.handshaken = true;
+    if (tls.challenge) {
+      c.challenge = true;
+      this.#deps.log.info(`answered TLS-ALPN-01 challenge for ${tls.serverName} from ${c.from}`, { peer: c.from, fqdn: tls.serverName });
+      this.#engine!.close(id);
+      return;
+    }
+    this.#deps.events.handshakeDone(performance.now() - c.started);
+    const { policy, verifyChain } = c.settings;
+    if (policy === undefined) return this.#dial(id, c, tls, undefined);
+    if (verifyChain && tls.verifyCode !== null) return this.#fail(id, c, `certificate verification failed: ${tls.verifyCode}`, 'verify');
+    const peer = tls.peerDer === null ? undefined : identityFromDer(tls.peerDer);
+    if (peer === undefined) return this.#fail(id, c, DENIED, 'denied');
+    const verdict = policy.allows(peer);
+    if (verdict === true) return this.#dial(id, c, tls, peer);
+    if (verdict === false) return this.#fail(id, c, DENIED, 'denied');
+    verdict.then(
+      (ok) => (ok ? this.#dial(id, c, tls, peer) : this.#fail(id, c, DENIED, 'denied')),
+      (err: Error) => this.#fail(id, c, `unauthorized: policy returned error: ${err.message}`, 'denied'),
+    );
+  }
+
+  #dial(id: number, c: ServerConnection, tls: HandshakeInfo, peer: PeerIdentity | undefined): void {
+    if (c.failure !== undefined || !this.#open.has(id)) return;
+    const { settings } = c;
+    c.peer = peer;
+    c.route = `${c.from} ${peer ? `[${peer.subject}]` : '[no cert]'} <-> ${settings.targetText} [no tls]`;
+    let header: Buffer | null = null;
+    if (settings.proxyProtocol !== undefined) {
+      try {
+        header = proxyHeaderFor(settings.proxyProtocol, c.peerAddress, tls, c.listenAddress);
+      } catch (err) {
+        return this.#fail(id, c, `error writing PROXY header: ${(err as Error).message}`, 'dial');
       }
-      dial(undefined);
-    });
-    const dial = (peer: PeerIdentity | undefined): void => {
-      if (settled) return;
-      const who = peer ? `[${peer.subject}]` : '[no cert]';
-      const backend = dialPlain(settings.target);
-      backend.once('error', (err) => fail(`error on dial: ${err.message}`, 'dial'));
-      backend.once('connect', () => {
-        if (settled) {
-          backend.destroy();
-          return;
-        }
-        if (settings.proxyProtocol !== undefined) {
-          try {
-            backend.write(proxyHeaderFor(settings.proxyProtocol, raw, tls, listenAddress));
-          } catch (err) {
-            backend.destroy();
-            return fail(`error writing PROXY header: ${(err as Error).message}`, 'dial');
-          }
-        }
-        settled = true;
-        clearTimeout(deadline);
-        release();
-        tls.removeAllListeners('error');
-        tls.removeAllListeners('close');
-        backend.removeAllListeners('error');
-        startPiping(this.#deps, { accepted: tls, dialed: backend, plainSide: backend, peer, from, route: `${from} ${who} <-> ${targetText} [no tls]`, target: targetText, started, timeouts });
-      });
+    }
+    const { target, timeouts } = settings;
+    const go = (hosts: readonly string[], port: number, path: string): void => {
+      if (c.failure === undefined && this.#open.has(id)) this.#engine!.connectPlain(id, hosts, port, path, header, timeouts.closeMs, timeouts.maxLifetimeMs);
     };
+    if (target.kind !== 'tcp') return go([], -1, (target as { path: string }).path);
+    const addresses = dialAddresses(target.host);
+    if (Array.isArray(addresses)) return go(addresses, target.port, '');
+    (addresses as Promise<readonly string[]>).then(
+      (found) => go(found, target.port, ''),
+      (err: Error) => this.#fail(id, c, `error on dial: ${err.message}`, 'dial'),
+    );
+  }
+
+  piping(id: number): void {
+    const c = this.#open.get(id);
+    if (c === undefined) return;
+    c.release?.();
+    c.release = undefined;
+    openedPipe(this.#deps, c, () => this.#engine!.close(id));
+  }
+
+  /** Gives up on a connection that is not piping yet; the end report does the accounting. */
+  #fail(id: number, c: ServerConnection, message: string, reason: Failure): void {
+    if (c.failure !== undefined || !this.#open.has(id)) return;
+    c.failure = { message, reason };
+    this.#engine!.close(id);
+  }
+
+  ended(id: number, end: ConnectionEnd): void {
+    const c = this.#open.get(id);
+    if (c === undefined) return;
+    this.#open.delete(id);
+    c.release?.();
+    const { log, events, tracker } = this.#deps;
+    if (c.challenge) {
+      events.closed(performance.now() - c.started, 0, 0, false);
+    } else if (c.piped) {
+      closedPipe(this.#deps, c, end);
+    } else {
+      const { message, reason } = c.failure ?? this.#failureOf(c, end);
+      events.handshakeFailed(reason);
+      if (reason === 'dial') log.connError(message, { peer: c.from });
+      else log.handshakeError(`error on TLS handshake from ${c.from}: ${message}`, { peer: c.from });
+    }
+    tracker.remove();
+  }
+
+  /** What the data plane's report of a connection that never piped means. */
+  #failureOf(c: ServerConnection, end: ConnectionEnd): { message: string; reason: Failure } {
+    switch (end.kind) {
+      case End.timeout:
+        return { message: 'timed out (--connect-timeout)', reason: 'timeout' };
+      case End.dial:
+        return { message: `error on dial: ${end.message}`, reason: 'dial' };
+      case End.eof:
+        return { message: c.handshaken ? 'connection closed during handshake' : 'client closed the connection during the handshake', reason: 'tls' };
+      default:
+        return { message: end.message ?? 'connection closed during handshake', reason: 'tls' };
+    }
   }
 }

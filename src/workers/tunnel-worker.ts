@@ -6,7 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { AccessPolicy } from '../auth/access-policy.ts';
 import type { ParsedArgs } from '../cli/parse.ts';
 import { buildConfig } from '../config/build.ts';
-import { buildSecureContext } from '../credentials/secure-context.ts';
+import { buildNativeContext } from '../credentials/secure-context.ts';
+import { DataPlane } from '../engine/data-plane.ts';
 import { createLog, type Log } from '../log/logger.ts';
 import { Listener } from '../net/listener.ts';
 import { combinedPolicy, flagPolicy, policySource } from '../runtime/access-control.ts';
@@ -14,7 +15,7 @@ import type { Generation } from '../runtime/generation.ts';
 import { reauthorize } from '../runtime/reauthorize.ts';
 import { tunnelFor } from '../runtime/tunnel-for.ts';
 import { OpenConnections } from '../tunnel/open-connections.ts';
-import type { ContextCell } from '../tunnel/runtime-settings.ts';
+import type { NativeContextCell } from '../tunnel/runtime-settings.ts';
 import { ConnectionTracker } from '../tunnel/tracker.ts';
 import { batchingEvents } from './event-batch.ts';
 import type { ContextMaterial, FromWorker, Request, ToWorker, WorkerInit } from './protocol.ts';
@@ -23,9 +24,9 @@ const port = parentPort!;
 const init = workerData as WorkerInit;
 const send = (message: FromWorker): void => port.postMessage(message);
 
-function contextOf(material: ContextMaterial): ContextCell['current'] {
+function contextOf(material: ContextMaterial): NativeContextCell['current'] {
   const identity = material.chainPem === undefined || material.keyPem === undefined ? undefined : { chainPem: material.chainPem, key: { kind: 'pem' as const, pem: material.keyPem } };
-  return { context: buildSecureContext(identity, { pems: material.caPems }, material.tls, material.ticketKeys) };
+  return { native: buildNativeContext(identity, { pems: material.caPems }, material.tls, material.ticketKeys) };
 }
 
 /** The main thread's OPA policy, asked over the port; its --connect-timeout applies there. */
@@ -71,10 +72,12 @@ const tracker = new ConnectionTracker();
 const connections = new OpenConnections();
 const events = batchingEvents((batch) => send({ kind: 'events', batch }));
 const serving = tunnelFor(generation, { store, connections, log, tracker, events });
+const plane = new DataPlane(serving.tunnel);
+serving.tunnel.attach(plane.engine);
 const listener = new Listener(
   { fd: init.socket.fd, address: init.socket.address, ownedPath: undefined, name: init.socket.name },
   {
-    onConnection: (socket, l) => serving.tunnel.handle(socket, l.address),
+    acceptor: plane.acceptor(serving.mode),
     onAcceptError: (err, retryMs) => {
       events.acceptError();
       log.connError(`error accepting connection: ${err.message} (retrying in ${retryMs} ms)`);

@@ -2,7 +2,7 @@
 // never touched), then installed from the tarball into an empty directory with production
 // dependencies only.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './pki.ts';
@@ -24,7 +24,7 @@ export interface InstalledPackage {
   remove(): void;
 }
 
-/** The tracked and not-ignored files of the working tree, copied into `copy`. */
+/** The tracked and not-ignored files of the working tree, copied into `copy`, with what `npm ci` built linked in. */
 export function copyOfWorkingTree(copy: string): string {
   const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO, encoding: 'utf8' }).split('\0').filter(Boolean);
   for (const file of files) {
@@ -37,7 +37,9 @@ export function copyOfWorkingTree(copy: string): string {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
+  // What `npm ci` made: the dependencies and the data plane's build.
   symlinkSync(join(REPO, 'node_modules'), join(copy, 'node_modules'));
+  symlinkSync(join(REPO, 'build'), join(copy, 'build'));
   return copy;
 }
 
@@ -55,6 +57,9 @@ export function packAndInstall(): InstalledPackage {
   const tarball = join(out, packed[0]!.filename);
   const app = join(root, 'app');
   mkdirSync(app);
+  // This npm runs a dependency's install scripts only when the project approves them: the package's
+  // builds its data plane.
+  writeFileSync(join(app, 'package.json'), `${JSON.stringify({ name: 'app', private: true, allowScripts: { 'ghostunnel-ts': true } }, null, 2)}\n`);
   npm(['install', '--omit=dev', '--no-audit', '--no-fund', tarball], app);
   return {
     tarball,

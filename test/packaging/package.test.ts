@@ -35,7 +35,10 @@ describe('npm package', () => {
     assert.ok(files.includes('docs/ghostunnel.1'));
     assert.deepEqual(files.filter((f) => f.endsWith('.ts') || /^(src|test|bench)\//.test(f) || /(^|\/)[^/]*\.test\./.test(f)), []);
     const top = new Set(files.map((f) => f.split('/')[0]));
-    assert.deepEqual([...top].sort(), ['README.md', 'bin', 'deploy', 'dist', 'docs', 'package.json', 'proto', 'scripts']);
+    assert.deepEqual([...top].sort(), ['README.md', 'bin', 'binding.gyp', 'deploy', 'dist', 'docs', 'native', 'package.json', 'proto', 'scripts']);
+    // The data plane ships as source and is built by the package's install script.
+    assert.ok(files.includes('native/connection.cc'));
+    assert.ok(existsSync(join(pkg.packageDir, 'build', 'Release', 'ghostunnel_engine.node')), 'the install built the data plane');
     const manifest = JSON.parse(readFileSync(join(pkg.packageDir, 'package.json'), 'utf8')) as { engines: { node: string }; bin: Record<string, string>; man: string };
     assert.equal(manifest.engines.node, '>=22.12.0');
     assert.equal(manifest.bin.ghostunnel, 'bin/ghostunnel');
@@ -83,7 +86,7 @@ describe('npm package', () => {
       assert.doesNotMatch(one('USER').args, /^(0|root)(:|$)/);
       assert.deepEqual(json(one('VOLUME')), ['/etc/ghostunnel']);
       const copied = finalStage.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args.split(/\s+/).at(-1));
-      assert.deepEqual(copied.sort(), ['./', 'bin/', 'dist/', 'node_modules/', 'proto/']);
+      assert.deepEqual(copied.sort(), ['./', 'bin/', 'build/Release/', 'dist/', 'node_modules/', 'proto/']);
     });
 
     it('.dockerignore lets in every file the Dockerfile copies from the context', () => {

@@ -1,20 +1,35 @@
-import { constants } from 'node:crypto';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createNativeContext, type NativeContext } from '../../engine/native.ts';
 
 /** The ALPN protocol of TLS-ALPN-01 validation connections (RFC 8737). */
 export const ACME_TLS_ALPN = 'acme-tls/1';
 
 /**
  * The TLS-ALPN-01 challenges being validated right now: the name under validation → a context
- * serving its challenge certificate. The listener asks it about each ClientHello whose ALPN list is
- * exactly ["acme-tls/1"].
+ * serving its challenge certificate. The data plane asks about each ClientHello whose ALPN list is
+ * exactly ["acme-tls/1"] (OpenSSL picks a context from SNI before it looks at ALPN, so the
+ * engine looks at both in the ClientHello itself, native/context.cc).
  */
 export class TlsAlpnChallenges {
-  readonly #contexts = new Map<string, SecureContext>();
+  readonly #contexts = new Map<string, NativeContext>();
 
   add(name: string, certPem: string, keyPem: string): void {
-    // No session tickets: a validation connection is never resumed (spec §2.3).
-    this.#contexts.set(name.toLowerCase(), createSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2', secureOptions: constants.SSL_OP_NO_TICKET }));
+    const context = createNativeContext({
+      server: true,
+      chain: certPem,
+      key: keyPem,
+      cas: [],
+      caNames: false,
+      verify: 0,
+      minVersion: 0x0303,
+      maxVersion: 0x0304,
+      ciphers: '',
+      suites: '',
+      groups: '',
+      alpn: [ACME_TLS_ALPN],
+      // No session tickets: a validation connection is never resumed (spec §2.3).
+      tickets: 0,
+    });
+    this.#contexts.set(name.toLowerCase(), context);
   }
 
   remove(name: string): void {
@@ -22,7 +37,7 @@ export class TlsAlpnChallenges {
   }
 
   /** The challenge context for the SNI name, if a challenge for it is pending. */
-  contextFor(serverName: string): SecureContext | undefined {
+  contextFor(serverName: string): NativeContext | undefined {
     return this.#contexts.get(serverName.toLowerCase());
   }
 }
