@@ -36,9 +36,11 @@ napi_value Bool(napi_env env, bool b) {
   return v;
 }
 
-/** Calls a callback; an exception it throws goes to 'uncaughtException', as from any event handler. */
+/**
+ * Calls a callback; an exception it throws goes to 'uncaughtException', as from any event handler.
+ * Nothing is called once the thread ends (Engine::quiet): no JavaScript may run then, and no value be made.
+ */
 napi_value Call(Engine* e, napi_ref fn, size_t argc, const napi_value* argv) {
-  if (e->quiet) return nullptr;
   napi_env env = e->env;
   napi_value f, recv, result = nullptr;
   napi_get_reference_value(env, fn, &f);
@@ -94,6 +96,7 @@ const char* VerifyCode(long code) {
 
 double EmitAccept(Connection* c, uint32_t listener, const std::string& remote, int remote_port, const std::string& local, int local_port) {
   Engine* e = c->engine;
+  if (e->quiet) return 0;
   EnsureScope(e);
   napi_env env = e->env;
   napi_value argv[] = {Num(env, c->id), Num(env, listener), Str(env, remote), Num(env, remote_port), Str(env, local), Num(env, local_port)};
@@ -106,6 +109,7 @@ double EmitAccept(Connection* c, uint32_t listener, const std::string& remote, i
 /** handshake(id, verifyCode, verifyText, peerDer, version, sni, alpn, resumed, challenge) */
 void EmitHandshake(Connection* c) {
   Engine* e = c->engine;
+  if (e->quiet) return;
   EnsureScope(e);
   napi_env env = e->env;
   SSL* ssl = c->ssl;
@@ -144,6 +148,7 @@ void EmitHandshake(Connection* c) {
 
 void EmitPiping(Connection* c) {
   Engine* e = c->engine;
+  if (e->quiet) return;
   EnsureScope(e);
   napi_value argv[] = {Num(e->env, c->id)};
   Call(e, e->on_piping, 1, argv);
@@ -152,6 +157,7 @@ void EmitPiping(Connection* c) {
 /** end(id, kind, message, forwarded, returned, timedOut): byte counts are plaintext, each way. */
 void EmitEnd(Connection* c, End kind, const std::string& message) {
   Engine* e = c->engine;
+  if (e->quiet) return;
   EnsureScope(e);
   napi_env env = e->env;
   bool server = c->mode == Mode::Server;
@@ -162,6 +168,7 @@ void EmitEnd(Connection* c, End kind, const std::string& message) {
 }
 
 void EmitAcceptError(Engine* e, uint32_t listener, int err) {
+  if (e->quiet) return;
   EnsureScope(e);
   napi_env env = e->env;
   napi_value argv[] = {Num(env, listener), Str(env, uv_err_name(-err)), Str(env, SyscallError("accept", err, ""))};
@@ -170,7 +177,7 @@ void EmitAcceptError(Engine* e, uint32_t listener, int err) {
 
 SSL_CTX* AskChallenge(Connection* c, const std::string& server_name) {
   Engine* e = c->engine;
-  if (e->on_challenge == nullptr) return nullptr;
+  if (e->quiet || e->on_challenge == nullptr) return nullptr;
   EnsureScope(e);
   napi_env env = e->env;
   napi_value argv[] = {Num(env, c->id), Str(env, server_name)};
