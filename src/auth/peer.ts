@@ -10,6 +10,8 @@ export interface PeerIdentity {
   readonly uris: readonly string[];
   /** Subject as a one-line DN, for logs ("CN=client,OU=bench"). */
   readonly subject: string;
+  /** Subject and SAN text as Node's legacy certificate object has them (what checkServerIdentity reads). */
+  readonly names: CertificateNames;
   readonly x509: X509Certificate;
 }
 
@@ -67,6 +69,7 @@ export function peerIdentity(cert: CertificateNames, x509: X509Certificate): Pee
     ips: of('IP Address'),
     uris: of('URI'),
     subject: dn(cert.subject),
+    names: cert,
     x509,
   };
 }
@@ -104,12 +107,27 @@ export function subjectOf(x509: X509Certificate): PeerCertificate['subject'] | u
   return subject as unknown as PeerCertificate['subject'];
 }
 
-/** The identity in a certificate the peer presented (DER, as the data plane reports it). */
+/** Recently seen peer certificates (DER as a latin1 string) → their identity. */
+const recent = new Map<string, PeerIdentity>();
+const RECENT_MAX = 256;
+
+/**
+ * The identity in a certificate the peer presented (DER, as the data plane reports it). Clients
+ * reconnect with the same certificate, and parsing one costs a twentieth of a handshake, so the
+ * last few hundred are remembered: a certificate is immutable, and its chain and validity are
+ * checked again by the handshake every time.
+ */
 export function identityFromDer(der: Buffer): PeerIdentity {
-  return identityOfCertificate(new X509Certificate(der));
+  const key = der.toString('latin1');
+  const known = recent.get(key);
+  if (known !== undefined) return known;
+  const identity = identityOfCertificate(new X509Certificate(der));
+  if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value!);
+  recent.set(key, identity);
+  return identity;
 }
 
 export function identityOfCertificate(x509: X509Certificate): PeerIdentity {
   const subject = subjectOf(x509);
-  return peerIdentity(subject === undefined ? x509.toLegacyObject() : { subject, subjectaltname: x509.subjectAltName ?? '' }, x509);
+  return peerIdentity(subject === undefined ? x509.toLegacyObject() : { subject, subjectaltname: x509.subjectAltName }, x509);
 }

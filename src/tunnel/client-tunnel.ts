@@ -1,8 +1,7 @@
-import { X509Certificate } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { checkServerIdentity } from 'node:tls';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { AccessPolicy } from '../auth/access-policy.ts';
-import { identityOfCertificate, type PeerIdentity } from '../auth/peer.ts';
+import { identityFromDer, type PeerIdentity } from '../auth/peer.ts';
 import type { AcceptedPeer, ConnectionEnd, ConnectionHandler, HandshakeInfo } from '../engine/data-plane.ts';
 import { End, type NativeEngine } from '../engine/native.ts';
 import type { Log } from '../log/logger.ts';
@@ -55,12 +54,12 @@ function withCode(message: string, code: string | undefined): string {
 }
 
 /** The chain's verdict, then the name: why the target's certificate fails, or undefined. */
-function verificationFailure(v: ServerVerification, tls: HandshakeInfo, x509: X509Certificate | undefined): string | undefined {
+function verificationFailure(v: ServerVerification, tls: HandshakeInfo, peer: PeerIdentity | undefined): string | undefined {
   if (!v.chainAndName) return undefined;
   if (tls.verifyCode !== null) return withCode(tls.verifyText ?? tls.verifyCode, tls.verifyCode);
-  if (x509 === undefined) return 'the target sent no certificate';
+  if (peer === undefined) return 'the target sent no certificate';
   if (v.skipName) return undefined;
-  const err = checkServerIdentity(v.serverName, x509.toLegacyObject()) as (Error & { code?: string }) | undefined;
+  const err = checkServerIdentity(v.serverName, peer.names as PeerCertificate) as (Error & { code?: string }) | undefined;
   return err === undefined ? undefined : withCode(err.message, err.code);
 }
 
@@ -133,10 +132,9 @@ export class ClientTunnel implements ConnectionHandler {
     const c = this.#open.get(id);
     if (c === undefined || c.failure !== undefined) return;
     const { verification } = c.settings;
-    const x509 = tls.peerDer === null ? undefined : new X509Certificate(tls.peerDer);
-    const failed = verificationFailure(verification, tls, x509);
+    const peer = tls.peerDer === null ? undefined : identityFromDer(tls.peerDer);
+    const failed = verificationFailure(verification, tls, peer);
     if (failed !== undefined) return this.#fail(id, c, `certificate verification failed: ${failed}`, 'verify');
-    const peer = x509 === undefined ? undefined : identityOfCertificate(x509);
     const policy = verification.policy;
     if (policy === undefined) return this.#pipe(id, c, peer);
     if (peer === undefined) return this.#fail(id, c, DENIED, 'denied');
