@@ -36,7 +36,7 @@ function compileTunnel(): void {
   const buildRoot = join(ROOT, BUILD_ROOT);
   rmSync(buildRoot, { recursive: true, force: true });
   mkdirSync(buildRoot, { recursive: true });
-  for (const entry of ['package.json', 'proto']) {
+  for (const entry of ['package.json', 'proto', 'build']) {
     if (existsSync(join(ROOT, entry))) symlinkSync(join(ROOT, entry), join(buildRoot, entry));
   }
   try {

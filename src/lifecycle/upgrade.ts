@@ -3,7 +3,7 @@
 // successor reports that it accepts on them, and only then stops accepting and drains. The sockets
 // are never closed in between, so no connection waiting in an accept queue is reset, and no
 // SO_REUSEPORT is needed.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { FIRST_INHERITED_FD } from '../net/inherited-sockets.ts';
@@ -35,7 +35,9 @@ export function successorCommand(upgradeExec: string | undefined): { file: strin
  * if it exits or stays silent for `timeoutMs`. LISTEN_PID (and WATCHDOG_PID, for a watchdog)
  * must name the successor itself, which only the child knows: a shell sets them, then execs.
  */
-export function startSuccessor(command: { file: string; args: string[] }, sockets: readonly PassedSocket[], timeoutMs = SUCCESSOR_READY_TIMEOUT_MS): Promise<ChildProcess> {
+export async function startSuccessor(command: { file: string; args: string[] }, sockets: readonly PassedSocket[], timeoutMs = SUCCESSOR_READY_TIMEOUT_MS): Promise<ChildProcess> {
+  // Loaded for the hand-off only: a daemon that is never upgraded does not carry node:child_process.
+  const { spawn } = await import('node:child_process');
   const readyFd = FIRST_INHERITED_FD + sockets.length;
   const nodeOptions = successorShellPrefix();
   const env: NodeJS.ProcessEnv = {

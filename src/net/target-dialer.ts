@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connectViaHttpProxy } from './http-connect.ts';
 import { withoutFin } from './no-fin-stream.ts';
 import type { ProxyUrl } from './proxy-url.ts';
 import { connectTcp, type Endpoint } from './tcp-connect.ts';
@@ -11,8 +10,14 @@ export type TargetDialer = (to: Endpoint, signal: AbortSignal) => Promise<Duplex
 /** Opens a TCP connection to the target through the proxy (HTTP CONNECT or SOCKS5). */
 export type ProxyDialer = (to: Endpoint, signal: AbortSignal) => Promise<Socket>;
 
+/** node:http and the SOCKS client are loaded only when a proxy is configured. */
 export function proxyDialer(proxy: ProxyUrl): ProxyDialer {
-  if (proxy.kind === 'http') return (to, signal) => connectViaHttpProxy(proxy, to, signal);
+  if (proxy.kind === 'http') {
+    return async (to, signal) => {
+      const { connectViaHttpProxy } = await import('./http-connect.ts');
+      return connectViaHttpProxy(proxy, to, signal);
+    };
+  }
   return async (to, signal) => {
     const { connectViaSocks5 } = await import('./socks5-connect.ts');
     return connectViaSocks5(proxy, to, signal);
