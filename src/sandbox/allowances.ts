@@ -147,7 +147,8 @@ export function sandboxAllowances(config: Config, extra: ExtraInputs, env: NodeJ
   }
   if (policies.length > 0) {
     const opa = opaBuild(env);
-    read.push(...opa.read);
+    // An evaluator thread finds its own id there, to lower its priority (policy-worker.ts).
+    read.push(...opa.read, '/proc/thread-self');
     write.push(...opa.write);
   }
   return {

@@ -4,7 +4,7 @@
  * terminate the whole thread when it overruns its deadline without stalling the event loop.
  */
 import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { certificateInputJson } from './certificate-input.ts';
@@ -26,15 +26,19 @@ let loadError = '';
 console.log = (...args: unknown[]): void => port.postMessage({ print: args.join(' ') } satisfies FromWorker);
 
 /**
- * On Linux a thread has its own nice value: evaluators yield the CPU to the thread that serves
- * connections, so a runaway policy slows other handshakes as little as possible. Best effort.
+ * On Linux each thread has its own nice value: an evaluator runs 10 steps below the thread that
+ * serves connections, so a runaway policy (it burns a core until --connect-timeout) takes CPU time
+ * from the other handshakes only when nothing else wants it (docs/opa.md, "Isolation and limits").
+ * Best effort and silent: elsewhere, or when the system refuses, the thread keeps its priority.
+ * Under the sandbox, /proc/thread-self is among the readable paths when a policy is configured.
  */
 function yieldToConnections(): void {
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    setPriority(tid, 10);
+    const nice = getPriority(tid);
+    if (nice < 19) setPriority(tid, Math.min(19, nice + 10));
   } catch {
-    // not Linux: the threads keep the process's priority
+    // not Linux, no /proc, or setpriority refused
   }
 }
 yieldToConnections();
