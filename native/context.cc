@@ -10,6 +10,13 @@
 #include <cstring>
 #include <mutex>
 
+// Built against older OpenSSL headers (a Node.js 22 install's), the options still reach the
+// OpenSSL 3.5 of the Node.js 24 that runs the daemon: their bits are the same in every 3.x.
+#ifndef SSL_OP_NO_TX_CERTIFICATE_COMPRESSION
+#define SSL_OP_NO_TX_CERTIFICATE_COMPRESSION SSL_OP_BIT(32)
+#define SSL_OP_NO_RX_CERTIFICATE_COMPRESSION SSL_OP_BIT(33)
+#endif
+
 namespace gt {
 
 namespace {
