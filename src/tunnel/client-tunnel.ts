@@ -43,7 +43,6 @@ type Failure = 'tls' | 'verify' | 'denied' | 'dial';
 interface ClientConnection extends PipeAccount {
   readonly settings: ClientRuntime;
   failure: { readonly message: string; readonly reason: Failure; readonly subject?: string } | undefined;
-  release: (() => void) | undefined;
   /** Cancels a dial through the proxy still under way. */
   readonly abort: AbortController;
 }
@@ -157,10 +156,7 @@ export class ClientTunnel implements ConnectionHandler {
 
   piping(id: number): void {
     const c = this.#open.get(id);
-    if (c === undefined) return;
-    c.release?.();
-    c.release = undefined;
-    openedPipe(this.#deps, c, () => this.#engine!.close(id));
+    if (c !== undefined) openedPipe(this.#deps, c, () => this.#engine!.close(id));
   }
 
   #fail(id: number, c: ClientConnection, message: string, reason: Failure, subject?: string): void {

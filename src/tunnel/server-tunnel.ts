@@ -38,7 +38,6 @@ interface ServerConnection extends PipeAccount {
   handshaken: boolean;
   /** Why this side gave up on it (logged when the data plane reports the end), once. */
   failure: { readonly message: string; readonly reason: Failure } | undefined;
-  release: (() => void) | undefined;
   /** A TLS-ALPN-01 validation: answered, then closed; never dialed. */
   challenge: boolean;
 }
@@ -159,10 +158,7 @@ export class ServerTunnel implements ConnectionHandler {
 
   piping(id: number): void {
     const c = this.#open.get(id);
-    if (c === undefined) return;
-    c.release?.();
-    c.release = undefined;
-    openedPipe(this.#deps, c, () => this.#engine!.close(id));
+    if (c !== undefined) openedPipe(this.#deps, c, () => this.#engine!.close(id));
   }
 
   /** Gives up on a connection that is not piping yet; the end report does the accounting. */
