@@ -26,6 +26,15 @@ describe('server mode: openssl s_client through the tunnel', () => {
     assert.equal(backend.accepted(), 1);
   });
 
+  it('offers no certificate compression (an OpenSSL client would compress its certificate for every handshake)', async () => {
+    const r = await sClient(port, ['-cert', client.cert, '-key', client.key, '-CAfile', ca.cert, '-trace'], 'x\n', { until: /CertificateVerify[\s\S]*Finished/ });
+    const request = /CertificateRequest, Length=\d+[\s\S]*?(?=\n {0,4}Certificate, Length|\nReceived Record)/.exec(r.stdout)?.[0];
+    assert.ok(request !== undefined, `no CertificateRequest in the trace:\n${r.stdout.slice(0, 4000)}`);
+    assert.match(request, /signature_algorithms/);
+    // compress_certificate is extension 27; OpenSSL 3.0 prints it as UNKNOWN(27).
+    assert.doesNotMatch(request, /extension_type=(compress_certificate|UNKNOWN)\(27\)/);
+  });
+
   it('node TLS client round trip', async () => {
     const s = await connectTls(port, { cert: client.cert, key: client.key, ca: ca.cert });
     assert.equal((await roundTrip(s, 'abc')).toString(), 'abc');
