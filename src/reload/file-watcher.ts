@@ -8,6 +8,8 @@ import type { WatchedFiles } from './watched-files.ts';
 const DEBOUNCE_MS = 100;
 /** A steady stream of events still gets looked at this often. */
 const MAX_DELAY_MS = 1000;
+/** After directories are watched afresh, one more look this much later. */
+const RECHECK_MS = 300;
 
 /** Which directory a path names right now: a directory renamed over it is another one. */
 function identity(dir: string): string {
@@ -38,6 +40,7 @@ export class FileWatcher {
   /** Each watched directory and the identity it had when the watch started. */
   #dirs = new Map<string, string>();
   #timer: NodeJS.Timeout | undefined;
+  #recheck: NodeJS.Timeout | undefined;
   #firstEventAt = 0;
   #errorLogged = false;
 
@@ -69,6 +72,7 @@ export class FileWatcher {
 
   async close(): Promise<void> {
     clearTimeout(this.#timer);
+    clearTimeout(this.#recheck);
     await this.#watcher?.close();
   }
 
@@ -94,7 +98,13 @@ export class FileWatcher {
     const added = [...next.keys()].filter((d) => !this.#dirs.has(d));
     const gone = [...this.#dirs.keys()].filter((d) => !next.has(d));
     if (gone.length + replaced.length > 0) watcher.unwatch([...gone, ...replaced]);
-    if (added.length + replaced.length > 0) watcher.add([...added, ...replaced]);
+    if (added.length + replaced.length > 0) {
+      watcher.add([...added, ...replaced]);
+      // A new watch starts a moment later: a change made in that moment sends no event, so look
+      // once more after it (a look reports content changes only).
+      clearTimeout(this.#recheck);
+      this.#recheck = setTimeout(() => this.#event(), RECHECK_MS).unref();
+    }
     this.#dirs = next;
   }
 }
