@@ -7,34 +7,11 @@
 
 #include "engine.h"
 #include "entry.h"
+#include "values.h"
 
 namespace gt {
 
 namespace {
-
-napi_value Str(napi_env env, const std::string& s) {
-  napi_value v;
-  napi_create_string_utf8(env, s.data(), s.size(), &v);
-  return v;
-}
-
-napi_value Null(napi_env env) {
-  napi_value v;
-  napi_get_null(env, &v);
-  return v;
-}
-
-napi_value Num(napi_env env, double n) {
-  napi_value v;
-  napi_create_double(env, n, &v);
-  return v;
-}
-
-napi_value Bool(napi_env env, bool b) {
-  napi_value v;
-  napi_get_boolean(env, b, &v);
-  return v;
-}
 
 /**
  * Calls a callback; an exception it throws goes to 'uncaughtException', as from any event handler.
@@ -99,7 +76,7 @@ double EmitAccept(Connection* c, uint32_t listener, const std::string& remote, i
   if (e->quiet) return 0;
   EnsureScope(e);
   napi_env env = e->env;
-  napi_value argv[] = {Num(env, c->id), Num(env, listener), Str(env, remote), Num(env, remote_port), Str(env, local), Num(env, local_port)};
+  napi_value argv[] = {JsNumber(env, c->id), JsNumber(env, listener), JsString(env, remote), JsNumber(env, remote_port), JsString(env, local), JsNumber(env, local_port)};
   napi_value r = Call(e, e->on_accept, 6, argv);
   double timeout = 0;
   if (r != nullptr) napi_get_value_double(env, r, &timeout);
@@ -114,12 +91,12 @@ void EmitHandshake(Connection* c) {
   napi_env env = e->env;
   SSL* ssl = c->ssl;
   X509* peer = SSL_get0_peer_certificate(ssl);
-  napi_value code = Null(env), text = Null(env), der = Null(env);
+  napi_value code = JsNull(env), text = JsNull(env), der = JsNull(env);
   if (peer != nullptr) {
     long result = SSL_get_verify_result(ssl);
     if (result != X509_V_OK) {
-      code = Str(env, VerifyCode(result));
-      text = Str(env, X509_verify_cert_error_string(result));
+      code = JsString(env, VerifyCode(result));
+      text = JsString(env, X509_verify_cert_error_string(result));
     }
     int len = i2d_X509(peer, nullptr);
     void* data;
@@ -133,15 +110,15 @@ void EmitHandshake(Connection* c) {
   unsigned int alpn_len = 0;
   SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
   napi_value argv[] = {
-      Num(env, c->id),
+      JsNumber(env, c->id),
       code,
       text,
       der,
-      Str(env, SSL_get_version(ssl)),
-      sni ? Str(env, sni) : Null(env),
-      alpn_len ? Str(env, std::string(reinterpret_cast<const char*>(alpn), alpn_len)) : Null(env),
-      Bool(env, SSL_session_reused(ssl) == 1),
-      Bool(env, c->challenge),
+      JsString(env, SSL_get_version(ssl)),
+      sni ? JsString(env, sni) : JsNull(env),
+      alpn_len ? JsString(env, std::string(reinterpret_cast<const char*>(alpn), alpn_len)) : JsNull(env),
+      JsBool(env, SSL_session_reused(ssl) == 1),
+      JsBool(env, c->challenge),
   };
   Call(e, e->on_handshake, 9, argv);
 }
@@ -150,7 +127,7 @@ void EmitPiping(Connection* c) {
   Engine* e = c->engine;
   if (e->quiet) return;
   EnsureScope(e);
-  napi_value argv[] = {Num(e->env, c->id)};
+  napi_value argv[] = {JsNumber(e->env, c->id)};
   Call(e, e->on_piping, 1, argv);
 }
 
@@ -163,7 +140,7 @@ void EmitEnd(Connection* c, End kind, const std::string& message) {
   bool server = c->mode == Mode::Server;
   double forwarded = static_cast<double>(server ? c->plain_written : c->plain_read);
   double returned = static_cast<double>(server ? c->plain_read : c->plain_written);
-  napi_value argv[] = {Num(env, c->id), Num(env, kind), message.empty() ? Null(env) : Str(env, message), Num(env, forwarded), Num(env, returned), Bool(env, c->timed_out)};
+  napi_value argv[] = {JsNumber(env, c->id), JsNumber(env, kind), message.empty() ? JsNull(env) : JsString(env, message), JsNumber(env, forwarded), JsNumber(env, returned), JsBool(env, c->timed_out)};
   Call(e, e->on_end, 6, argv);
 }
 
@@ -171,7 +148,7 @@ void EmitAcceptError(Engine* e, uint32_t listener, int err) {
   if (e->quiet) return;
   EnsureScope(e);
   napi_env env = e->env;
-  napi_value argv[] = {Num(env, listener), Str(env, uv_err_name(-err)), Str(env, SyscallError("accept", err, ""))};
+  napi_value argv[] = {JsNumber(env, listener), JsString(env, uv_err_name(-err)), JsString(env, SyscallError("accept", err, ""))};
   Call(e, e->on_accept_error, 3, argv);
 }
 
@@ -180,7 +157,7 @@ SSL_CTX* AskChallenge(Connection* c, const std::string& server_name) {
   if (e->quiet || e->on_challenge == nullptr) return nullptr;
   EnsureScope(e);
   napi_env env = e->env;
-  napi_value argv[] = {Num(env, c->id), Str(env, server_name)};
+  napi_value argv[] = {JsNumber(env, c->id), JsString(env, server_name)};
   napi_value r = Call(e, e->on_challenge, 2, argv);
   napi_valuetype t = napi_undefined;
   if (r != nullptr) napi_typeof(env, r, &t);

@@ -111,14 +111,9 @@ void Finish(Connection* c, End kind, const std::string& message) {
   Release(&c->down);
   uv_timer_stop(&c->timer);
   e->connections.erase(c->id);
+  UpdateRef(e);
   EmitEnd(c, kind, message);
   uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), FreeConnection);
-}
-
-/** Tears both sides down after an error, a deadline or a JavaScript close. */
-void Teardown(Connection* c) {
-  if (c->phase == Phase::Piping) Finish(c, EndClosed, c->copy_error);
-  else Finish(c, c->timed_out ? EndTimeout : EndAborted, "");
 }
 
 void ArmTimer(Connection* c);
@@ -244,12 +239,8 @@ void Stalled(Watch* w, Need need) {
 
 /** The first end of a pipe starts --close-timeout for the other direction (0: close at once). */
 void OnFirstEnd(Connection* c) {
-  if (c->close_ms <= 0) {
-    c->timed_out = false;
-    Finish(c, EndClosed, c->copy_error);
-    return;
-  }
-  c->close_deadline = uv_now(c->engine->loop) + static_cast<uint64_t>(c->close_ms);
+  if (c->pipe.close_ms <= 0) return Finish(c, EndClosed, c->copy_error);
+  c->close_deadline = uv_now(c->engine->loop) + static_cast<uint64_t>(c->pipe.close_ms);
   ArmTimer(c);
 }
 
@@ -306,7 +297,6 @@ bool Step(Connection* c, Flow* f, Watch* src, Watch* dst) {
       return false;
     case IoEof:
       f->src_ended = true;
-      Release(f);
       return true;
     default:
       Finish(c, EndClosed, c->copy_error);
@@ -363,7 +353,6 @@ void DriveHandshake(Connection* c) {
   if (r == 1) return HandshakeDone(c);
   int err = SSL_get_error(c->ssl, r);
   if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-    c->handshake_needs = err == SSL_ERROR_WANT_READ ? NeedRead : NeedWrite;
     SetInterest(c->engine, w, err == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
     return;
   }
@@ -374,6 +363,28 @@ void DriveHandshake(Connection* c) {
   Finish(c, EndTls, TlsReason(err));
 }
 
+/** The TLS state of a connection, on the side that speaks TLS; false (and finished) if OpenSSL has no memory. */
+bool NewTls(Connection* c, SSL_CTX* ctx, int fd) {
+  c->ssl = SSL_new(ctx);
+  if (c->ssl == nullptr) {
+    Finish(c, EndTls, TlsReason(0));
+    return false;
+  }
+  SSL_set_ex_data(c->ssl, ConnectionIndex(), c);
+  SSL_set_fd(c->ssl, fd);
+  return true;
+}
+
+/** Both sides are connected (and verified): copying starts, under the piping deadlines. */
+void BeginPiping(Connection* c) {
+  if (c->pipe.life_ms > 0) c->life_deadline = uv_now(c->engine->loop) + static_cast<uint64_t>(c->pipe.life_ms);
+  c->phase = Phase::Piping;
+  ArmTimer(c);
+  EmitPiping(c);
+  if (c->phase == Phase::Closed) return;
+  Pump(c);
+}
+
 void Connected(Connection* c) {
   c->targets.clear();
   c->targets.shrink_to_fit();
@@ -382,18 +393,10 @@ void Connected(Connection* c) {
     // The backend has said nothing yet: wait for epoll rather than try a read that would block.
     c->dialed.readable = false;
     c->down.src_needs = NeedRead;
-    c->phase = Phase::Piping;
-    ArmTimer(c);
-    EmitPiping(c);
-    if (c->phase == Phase::Closed) return;
-    Pump(c);
-    return;
+    return BeginPiping(c);
   }
   c->phase = Phase::ClientHandshake;
-  c->ssl = SSL_new(c->client_context);
-  if (c->ssl == nullptr) return Finish(c, EndTls, TlsReason(0));
-  SSL_set_ex_data(c->ssl, ConnectionIndex(), c);
-  SSL_set_fd(c->ssl, c->dialed.fd);
+  if (!NewTls(c, c->client_context, c->dialed.fd)) return;
   SSL_set_connect_state(c->ssl);
   if (!c->server_name.empty()) SSL_set_tlsext_host_name(c->ssl, c->server_name.c_str());
   DriveHandshake(c);
@@ -493,6 +496,12 @@ void SetInterest(Engine* e, Watch* w, uint32_t events) {
   }
 }
 
+void UpdateRef(Engine* e) {
+  auto* h = reinterpret_cast<uv_handle_t*>(&e->poll);
+  if (e->listeners.empty() && e->connections.empty()) uv_unref(h);
+  else uv_ref(h);
+}
+
 void StopWatching(Engine* e, Watch* w) {
   if (w->fd < 0) return;
   // Closing the descriptor takes it out of the epoll set, unless another one shares the socket.
@@ -517,16 +526,14 @@ Connection* NewConnection(Engine* e, Mode mode, int fd) {
   c->timer.data = c;
   c->accepted_at = uv_now(e->loop);
   e->connections[c->id] = c;
+  UpdateRef(e);
   return c;
 }
 
 void StartServerHandshake(Connection* c) {
   Engine* e = c->engine;
   if (e->server_context == nullptr) return Finish(c, EndTls, "no TLS context");
-  c->ssl = SSL_new(e->server_context);
-  if (c->ssl == nullptr) return Finish(c, EndTls, TlsReason(0));
-  SSL_set_ex_data(c->ssl, ConnectionIndex(), c);
-  SSL_set_fd(c->ssl, c->accepted.fd);
+  if (!NewTls(c, e->server_context, c->accepted.fd)) return;
   SSL_set_accept_state(c->ssl);
   c->phase = Phase::Handshake;
   DriveHandshake(c);
@@ -592,12 +599,11 @@ void OnConnectionEvent(Connection* c, Watch* w, uint32_t events) {
   if (events & (EPOLLHUP | EPOLLERR)) Finish(c, EndEof, w == &c->accepted ? "accepted" : "dialed");
 }
 
-bool StartPlainDial(Connection* c, std::vector<std::string> hosts, int port, const std::string& unix_path, const char* header, size_t header_len, int64_t close_ms, int64_t life_ms, std::string* error) {
+bool StartPlainDial(Connection* c, std::vector<std::string> hosts, int port, const std::string& unix_path, const char* header, size_t header_len, Timeouts pipe, std::string* error) {
   if (c->phase != Phase::AwaitDecision) return *error = "connection is not waiting for a decision", false;
   if (unix_path.empty() && !ParseTargets(c, hosts, port, error)) return false;
   c->unix_path = unix_path;
-  c->close_ms = close_ms;
-  if (life_ms > 0) c->life_deadline = uv_now(c->engine->loop) + static_cast<uint64_t>(life_ms);
+  c->pipe = pipe;
   if (header_len > 0) {
     // The PROXY header goes first, ahead of anything the client sends.
     c->up.buf = static_cast<char*>(malloc(kBufferSize));
@@ -629,17 +635,16 @@ bool StartTlsDial(Connection* c, std::vector<std::string> hosts, int port, int a
   return true;
 }
 
-void StartPiping(Connection* c, int64_t close_ms, int64_t life_ms) {
-  c->close_ms = close_ms;
-  if (life_ms > 0) c->life_deadline = uv_now(c->engine->loop) + static_cast<uint64_t>(life_ms);
-  c->phase = Phase::Piping;
-  ArmTimer(c);
-  EmitPiping(c);
-  if (c->phase == Phase::Closed) return;
-  Pump(c);
+void StartPiping(Connection* c, Timeouts pipe) {
+  c->pipe = pipe;
+  BeginPiping(c);
 }
 
-void Abort(Connection* c) { Teardown(c); }
+/** Ends a connection on JavaScript's word: a piping one as closed, any other as aborted. */
+void Abort(Connection* c) {
+  if (c->phase == Phase::Piping) Finish(c, EndClosed, c->copy_error);
+  else Finish(c, EndAborted, "");
+}
 
 void DestroyAll(Engine* e) {
   std::vector<Connection*> all;

@@ -1,6 +1,7 @@
 // TLS contexts for the data plane, built from a description the credential store makes (the same
 // PEM, settings and ticket keys its Node.js SecureContext is built from, and validated with).
 #include "engine.h"
+#include "values.h"
 
 #include <openssl/engine.h>
 #include <openssl/err.h>
@@ -40,54 +41,21 @@ struct Builder {
   napi_value desc;
   std::string error;
 
-  bool Has(const char* name) {
-    bool has = false;
-    napi_has_named_property(env, desc, name, &has);
-    if (!has) return false;
-    napi_value v;
-    napi_valuetype t;
-    napi_get_named_property(env, desc, name, &v);
-    napi_typeof(env, v, &t);
-    return t != napi_undefined && t != napi_null;
-  }
+  /** The description's field (undefined when absent). */
   napi_value Get(const char* name) {
     napi_value v;
     napi_get_named_property(env, desc, name, &v);
     return v;
   }
-  std::string String(napi_value v) {
-    size_t len = 0;
-    napi_get_value_string_utf8(env, v, nullptr, 0, &len);
-    std::string s(len, '\0');
-    napi_get_value_string_utf8(env, v, s.data(), len + 1, &len);
-    return s;
+  bool Has(const char* name) {
+    napi_valuetype t;
+    napi_typeof(env, Get(name), &t);
+    return t != napi_undefined && t != napi_null;
   }
-  std::string String(const char* name) { return Has(name) ? String(Get(name)) : std::string(); }
-  int32_t Int(const char* name, int32_t fallback) {
-    if (!Has(name)) return fallback;
-    int32_t n = fallback;
-    napi_get_value_int32(env, Get(name), &n);
-    return n;
-  }
-  bool Bool(const char* name) {
-    if (!Has(name)) return false;
-    bool b = false;
-    napi_get_value_bool(env, Get(name), &b);
-    return b;
-  }
-  std::vector<std::string> Strings(const char* name) {
-    std::vector<std::string> out;
-    if (!Has(name)) return out;
-    napi_value arr = Get(name);
-    uint32_t n = 0;
-    napi_get_array_length(env, arr, &n);
-    for (uint32_t i = 0; i < n; i++) {
-      napi_value item;
-      napi_get_element(env, arr, i, &item);
-      out.push_back(String(item));
-    }
-    return out;
-  }
+  std::string String(const char* name) { return ToString(env, Get(name)); }
+  int32_t Int(const char* name, int32_t fallback) { return Has(name) ? ToInt(env, Get(name)) : fallback; }
+  bool Bool(const char* name) { return ToBool(env, Get(name)); }
+  std::vector<std::string> Strings(const char* name) { return ToStrings(env, Get(name)); }
   bool Fail(const std::string& message) {
     error = message;
     return false;

@@ -85,6 +85,12 @@ enum End : int32_t {
   EndAborted = 5,   // JavaScript closed it
 };
 
+/** What JavaScript gives a connection for its piping phase: --close-timeout and --max-conn-lifetime (0: none). */
+struct Timeouts {
+  int64_t close_ms = 0;
+  int64_t life_ms = 0;
+};
+
 struct Connection {
   Engine* engine;
   uint32_t id;
@@ -94,15 +100,13 @@ struct Connection {
   Watch dialed{Watch::Dialed};
   /** On the accepted side in server mode, on the dialed side in client mode. */
   SSL* ssl = nullptr;
-  /** What the TLS handshake waits for. */
-  Need handshake_needs = NeedRead;
   Flow up;    // accepted → dialed
   Flow down;  // dialed → accepted
   uv_timer_t timer;
   uint64_t connect_deadline = 0;  // uv_now milliseconds; 0: none
   uint64_t close_deadline = 0;
   uint64_t life_deadline = 0;
-  int64_t close_ms = 0;
+  Timeouts pipe;
   /** Plaintext byte counts: read from / written to the plain side. */
   uint64_t plain_read = 0;
   uint64_t plain_written = 0;
@@ -124,7 +128,7 @@ struct Connection {
   uint64_t accepted_at = 0;
 };
 
-/** The callback scope of the libuv callback running now (see entry.h). */
+/** The callback scope of the libuv callback running now (see entry.h, EnsureScope). */
 struct Scope {
   bool entered = false;
   bool open = false;
@@ -165,12 +169,14 @@ Connection* NewConnection(Engine* e, Mode mode, int fd);
 void OnConnectionEvent(Connection* c, Watch* w, uint32_t events);
 void OnAcceptable(Listener* l);
 void StartServerHandshake(Connection* c);
-bool StartPlainDial(Connection* c, std::vector<std::string> hosts, int port, const std::string& unix_path, const char* header, size_t header_len, int64_t close_ms, int64_t life_ms, std::string* error);
+bool StartPlainDial(Connection* c, std::vector<std::string> hosts, int port, const std::string& unix_path, const char* header, size_t header_len, Timeouts pipe, std::string* error);
 bool StartTlsDial(Connection* c, std::vector<std::string> hosts, int port, int adopted_fd, SSL_CTX* ctx, const std::string& server_name, bool no_fin, std::string* error);
-void StartPiping(Connection* c, int64_t close_ms, int64_t life_ms);
+void StartPiping(Connection* c, Timeouts pipe);
 void Abort(Connection* c);
 void DestroyAll(Engine* e);
 void SetInterest(Engine* e, Watch* w, uint32_t events);
+/** The loop stays alive while the engine listens or carries a connection, as a net.Server does. */
+void UpdateRef(Engine* e);
 void StopWatching(Engine* e, Watch* w);
 
 // callbacks.cc: calls into JavaScript, each inside a callback scope so promises settle after it.

@@ -5,11 +5,9 @@
 
 namespace gt {
 
-inline Scope& ScopeOf(Engine* e) { return e->scope; }
-
 /** Opens the callback scope if a libuv callback of `e` is running and has not opened it yet. */
 inline void EnsureScope(Engine* e) {
-  Scope& s = ScopeOf(e);
+  Scope& s = e->scope;
   if (!s.entered || s.open) return;
   napi_open_handle_scope(e->env, &s.handles);
   napi_value resource;
@@ -21,9 +19,9 @@ inline void EnsureScope(Engine* e) {
 /** Marks a libuv callback of the engine; JavaScript calls within it share one callback scope. */
 class Entry {
  public:
-  explicit Entry(Engine* e) : e_(e) { ScopeOf(e).entered = true; }
+  explicit Entry(Engine* e) : e_(e) { e->scope.entered = true; }
   ~Entry() {
-    Scope& s = ScopeOf(e_);
+    Scope& s = e_->scope;
     if (s.open) {
       napi_close_callback_scope(e_->env, s.callback);
       napi_close_handle_scope(e_->env, s.handles);

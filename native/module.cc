@@ -8,19 +8,13 @@
 
 #include "engine.h"
 #include "entry.h"
+#include "values.h"
 
 namespace gt {
 
 namespace {
 
 constexpr int kBatch = 128;
-
-/** The loop stays alive while the engine listens or carries a connection, as a net.Server does. */
-void UpdateRef(Engine* e) {
-  auto* h = reinterpret_cast<uv_handle_t*>(&e->poll);
-  if (e->listeners.empty() && e->connections.empty()) uv_unref(h);
-  else uv_ref(h);
-}
 
 void OnEpoll(uv_poll_t* handle, int, int) {
   auto* e = static_cast<Engine*>(handle->data);
@@ -37,81 +31,43 @@ void OnEpoll(uv_poll_t* handle, int, int) {
   }
   for (Listener* l : e->stopped) delete l;
   e->stopped.clear();
-  UpdateRef(e);
 }
 
-Engine* EngineOf(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
-  void* data;
-  napi_get_cb_info(env, info, argc, argv, nullptr, &data);
-  return static_cast<Engine*>(data);
-}
+/** A method's arguments and its engine; argv[0] names the connection of a connection method. */
+template <size_t N>
+struct Args {
+  napi_value argv[N];
+  Engine* engine;
 
-int32_t Int(napi_env env, napi_value v) {
-  int32_t n = 0;
-  napi_get_value_int32(env, v, &n);
-  return n;
-}
-
-double Double(napi_env env, napi_value v) {
-  double n = 0;
-  napi_get_value_double(env, v, &n);
-  return n;
-}
-
-std::string String(napi_env env, napi_value v) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  if (t != napi_string) return {};
-  size_t len = 0;
-  napi_get_value_string_utf8(env, v, nullptr, 0, &len);
-  std::string s(len, '\0');
-  napi_get_value_string_utf8(env, v, s.data(), len + 1, &len);
-  return s;
-}
-
-std::vector<std::string> Strings(napi_env env, napi_value v) {
-  std::vector<std::string> out;
-  bool is_array = false;
-  napi_is_array(env, v, &is_array);
-  if (!is_array) return out;
-  uint32_t n = 0;
-  napi_get_array_length(env, v, &n);
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value item;
-    napi_get_element(env, v, i, &item);
-    out.push_back(String(env, item));
+  Args(napi_env env, napi_callback_info info) {
+    size_t argc = N;
+    void* data;
+    napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
+    engine = static_cast<Engine*>(data);
   }
-  return out;
-}
 
-napi_value Undefined(napi_env env) {
-  napi_value v;
-  napi_get_undefined(env, &v);
-  return v;
-}
+  /** The connection argv[0] names; null once it ended. */
+  Connection* connection() const {
+    auto it = engine->connections.find(static_cast<uint32_t>(ToDouble(engine->env, argv[0])));
+    return it == engine->connections.end() ? nullptr : it->second;
+  }
+};
 
-napi_value Boolean(napi_env env, bool b) {
-  napi_value v;
-  napi_get_boolean(env, b, &v);
-  return v;
-}
-
-Connection* Find(Engine* e, napi_value id) {
-  auto it = e->connections.find(static_cast<uint32_t>(Double(e->env, id)));
-  return it == e->connections.end() ? nullptr : it->second;
+napi_value Throw(napi_env env, const std::string& message) {
+  napi_throw_error(env, nullptr, message.c_str());
+  return nullptr;
 }
 
 /** listen(fd, mode): accepts on `fd` (the engine owns it from now on); returns the listener's id. */
 napi_value Listen(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  Engine* e = EngineOf(env, info, &argc, argv);
+  Args<2> a(env, info);
+  Engine* e = a.engine;
   auto* l = new Listener();
   l->engine = e;
   l->id = e->next_listener++;
-  l->mode = Int(env, argv[1]) == 0 ? Mode::Server : Mode::Client;
+  l->mode = ToInt(env, a.argv[1]) == 0 ? Mode::Server : Mode::Client;
   l->watch.kind = Watch::Listening;
-  l->watch.fd = Int(env, argv[0]);
+  l->watch.fd = ToInt(env, a.argv[0]);
   l->watch.owner = l;
   l->watch.shared = true;
   // accept() must never block the loop: a socket bound outside Node (a UNIX path, systemd's) may be blocking.
@@ -133,10 +89,9 @@ napi_value Listen(napi_env env, napi_callback_info info) {
 
 /** unlisten(id): stops accepting and closes the listener's descriptor; queued connections stay queued. */
 napi_value Unlisten(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  Engine* e = EngineOf(env, info, &argc, argv);
-  auto it = e->listeners.find(static_cast<uint32_t>(Int(env, argv[0])));
+  Args<1> a(env, info);
+  Engine* e = a.engine;
+  auto it = e->listeners.find(static_cast<uint32_t>(ToInt(env, a.argv[0])));
   if (it != e->listeners.end()) {
     Listener* l = it->second;
     e->listeners.erase(it);
@@ -145,20 +100,18 @@ napi_value Unlisten(napi_env env, napi_callback_info info) {
     e->stopped.push_back(l);
     UpdateRef(e);
   }
-  return Undefined(env);
+  return JsUndefined(env);
 }
 
 /** setContext(ctx): the TLS context of the server connections accepted from now on. */
 napi_value SetContext(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  Engine* e = EngineOf(env, info, &argc, argv);
-  SSL_CTX* ctx = UnwrapContext(env, argv[0]);
+  Args<1> a(env, info);
+  SSL_CTX* ctx = UnwrapContext(env, a.argv[0]);
   if (ctx == nullptr) return nullptr;
   SSL_CTX_up_ref(ctx);
-  if (e->server_context != nullptr) SSL_CTX_free(e->server_context);
-  e->server_context = ctx;
-  return Undefined(env);
+  if (a.engine->server_context != nullptr) SSL_CTX_free(a.engine->server_context);
+  a.engine->server_context = ctx;
+  return JsUndefined(env);
 }
 
 /**
@@ -166,23 +119,18 @@ napi_value SetContext(napi_env env, napi_callback_info info) {
  * check: dials the target (each address in turn, or the UNIX path), writes `header` first, pipes.
  */
 napi_value ConnectPlain(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  Engine* e = EngineOf(env, info, &argc, argv);
-  Connection* c = Find(e, argv[0]);
-  if (c == nullptr) return Boolean(env, false);
+  Args<7> a(env, info);
+  Connection* c = a.connection();
+  if (c == nullptr) return JsBool(env, false);
   void* header = nullptr;
   size_t header_len = 0;
   bool is_buffer = false;
-  napi_is_buffer(env, argv[4], &is_buffer);
-  if (is_buffer) napi_get_buffer_info(env, argv[4], &header, &header_len);
+  napi_is_buffer(env, a.argv[4], &is_buffer);
+  if (is_buffer) napi_get_buffer_info(env, a.argv[4], &header, &header_len);
   std::string error;
-  if (!StartPlainDial(c, Strings(env, argv[1]), Int(env, argv[2]), String(env, argv[3]), static_cast<const char*>(header), header_len, static_cast<int64_t>(Double(env, argv[5])), static_cast<int64_t>(Double(env, argv[6])), &error)) {
-    napi_throw_error(env, nullptr, error.c_str());
-    return nullptr;
-  }
-  UpdateRef(e);
-  return Boolean(env, true);
+  Timeouts pipe{static_cast<int64_t>(ToDouble(env, a.argv[5])), static_cast<int64_t>(ToDouble(env, a.argv[6]))};
+  if (!StartPlainDial(c, ToStrings(env, a.argv[1]), ToInt(env, a.argv[2]), ToString(env, a.argv[3]), static_cast<const char*>(header), header_len, pipe, &error)) return Throw(env, error);
+  return JsBool(env, true);
 }
 
 /**
@@ -191,51 +139,31 @@ napi_value ConnectPlain(napi_env env, napi_callback_info info) {
  * TLS handshake; `handshake` reports it, and pipe() starts the copying once JavaScript verified it.
  */
 napi_value ConnectTls(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  Engine* e = EngineOf(env, info, &argc, argv);
-  Connection* c = Find(e, argv[0]);
-  if (c == nullptr) return Boolean(env, false);
-  SSL_CTX* ctx = UnwrapContext(env, argv[4]);
+  Args<7> a(env, info);
+  Connection* c = a.connection();
+  if (c == nullptr) return JsBool(env, false);
+  SSL_CTX* ctx = UnwrapContext(env, a.argv[4]);
   if (ctx == nullptr) return nullptr;
-  bool no_fin = false;
-  napi_get_value_bool(env, argv[6], &no_fin);
   std::string error;
-  if (!StartTlsDial(c, Strings(env, argv[1]), Int(env, argv[2]), Int(env, argv[3]), ctx, String(env, argv[5]), no_fin, &error)) {
-    napi_throw_error(env, nullptr, error.c_str());
-    return nullptr;
-  }
-  return Boolean(env, true);
+  if (!StartTlsDial(c, ToStrings(env, a.argv[1]), ToInt(env, a.argv[2]), ToInt(env, a.argv[3]), ctx, ToString(env, a.argv[5]), ToBool(env, a.argv[6]), &error)) return Throw(env, error);
+  return JsBool(env, true);
 }
 
 /** pipe(id, closeMs, lifeMs): client mode, once the target's certificate passed. */
 napi_value Pipe(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  Engine* e = EngineOf(env, info, &argc, argv);
-  Connection* c = Find(e, argv[0]);
-  if (c == nullptr || c->phase != Phase::AwaitPipe) return Boolean(env, false);
-  StartPiping(c, static_cast<int64_t>(Double(env, argv[1])), static_cast<int64_t>(Double(env, argv[2])));
-  return Boolean(env, true);
+  Args<3> a(env, info);
+  Connection* c = a.connection();
+  if (c == nullptr || c->phase != Phase::AwaitPipe) return JsBool(env, false);
+  StartPiping(c, {static_cast<int64_t>(ToDouble(env, a.argv[1])), static_cast<int64_t>(ToDouble(env, a.argv[2]))});
+  return JsBool(env, true);
 }
 
 /** close(id): ends a connection at once (denied, drained, re-authorized away); `end` reports it. */
 napi_value Close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  Engine* e = EngineOf(env, info, &argc, argv);
-  Connection* c = Find(e, argv[0]);
+  Args<1> a(env, info);
+  Connection* c = a.connection();
   if (c != nullptr) Abort(c);
-  UpdateRef(e);
-  return Boolean(env, c != nullptr);
-}
-
-napi_value Count(napi_env env, napi_callback_info info) {
-  size_t argc = 0;
-  Engine* e = EngineOf(env, info, &argc, nullptr);
-  napi_value n;
-  napi_create_uint32(env, static_cast<uint32_t>(e->connections.size()), &n);
-  return n;
+  return JsBool(env, c != nullptr);
 }
 
 void Shutdown(Engine* e) {
@@ -313,7 +241,6 @@ napi_value CreateEngine(napi_env env, napi_callback_info info) {
       {"connectTls", nullptr, ConnectTls, nullptr, nullptr, nullptr, napi_default, e},
       {"pipe", nullptr, Pipe, nullptr, nullptr, nullptr, napi_default, e},
       {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_default, e},
-      {"count", nullptr, Count, nullptr, nullptr, nullptr, napi_default, e},
   };
   napi_define_properties(env, obj, sizeof methods / sizeof methods[0], methods);
   napi_create_reference(env, obj, 1, &e->self);

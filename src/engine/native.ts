@@ -78,8 +78,6 @@ export interface NativeEngine {
   pipe(id: number, closeMs: number, lifetimeMs: number): boolean;
   /** Ends a connection now; `end` reports it. */
   close(id: number): boolean;
-  /** Connections open. */
-  count(): number;
 }
 
 interface Addon {
