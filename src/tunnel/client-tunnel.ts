@@ -5,10 +5,11 @@ import { identityFromDer, type PeerIdentity } from '../auth/peer.ts';
 import type { AcceptedPeer, ConnectionEnd, ConnectionHandler, HandshakeInfo } from '../engine/data-plane.ts';
 import { End, type NativeEngine } from '../engine/native.ts';
 import type { Log } from '../log/logger.ts';
-import { dialAddresses } from '../net/resolve.ts';
+import { withDialAddresses } from '../net/resolve.ts';
+import { ConnectionTable, type TunnelConnection } from './connection-table.ts';
 import type { TunnelEvents } from './events.ts';
 import type { OpenConnections } from './open-connections.ts';
-import { closedPipe, openedPipe, type PipeAccount } from './piping.ts';
+import { closedPipe } from './piping.ts';
 import type { ClientRuntime, NativeContextCell, RuntimeCell } from './runtime-settings.ts';
 import { DENIED } from './server-tunnel.ts';
 import type { ConnectionTracker } from './tracker.ts';
@@ -40,7 +41,7 @@ export interface ClientTunnelDeps {
 
 type Failure = 'tls' | 'verify' | 'denied' | 'dial';
 
-interface ClientConnection extends PipeAccount {
+interface ClientConnection extends TunnelConnection {
   readonly settings: ClientRuntime;
   failure: { readonly message: string; readonly reason: Failure; readonly subject?: string } | undefined;
   /** Cancels a dial through the proxy still under way. */
@@ -70,15 +71,14 @@ function verificationFailure(v: ServerVerification, tls: HandshakeInfo, peer: Pe
  */
 export class ClientTunnel implements ConnectionHandler {
   readonly #deps: ClientTunnelDeps;
-  readonly #open = new Map<number, ClientConnection>();
-  #engine: NativeEngine | undefined;
+  readonly #table = new ConnectionTable<ClientConnection>();
 
   constructor(deps: ClientTunnelDeps) {
     this.#deps = deps;
   }
 
   attach(engine: NativeEngine): void {
-    this.#engine = engine;
+    this.#table.attach(engine);
   }
 
   accepted(id: number, peer: AcceptedPeer): number {
@@ -100,35 +100,27 @@ export class ClientTunnel implements ConnectionHandler {
       abort: new AbortController(),
     };
     c.release = tracker.connecting(() => this.#fail(id, c, 'context canceled (shutting down)', 'dial'));
-    this.#open.set(id, c);
+    this.#table.add(id, c);
     // The credentials current now are the ones the handshake uses.
     const context = store.current.native;
     const { endpoint, sni, proxy } = settings;
-    const engine = this.#engine!;
-    const live = (): boolean => c.failure === undefined && this.#open.has(id);
-    if (proxy !== undefined) {
-      proxy(endpoint, c.abort.signal).then(
-        (socket) => {
-          // The data plane takes a duplicate of the descriptor; ours closes without touching the connection.
-          const fd = (socket as unknown as { _handle: { fd: number } | null })._handle?.fd ?? -1;
-          if (live() && fd >= 0) engine.connectTls(id, [], 0, fd, context, sni ?? '', true);
-          socket.destroy();
-        },
-        (err: Error) => this.#fail(id, c, err.message, 'dial'),
-      );
+    const { engine } = this.#table;
+    const failDial = (err: Error): void => this.#fail(id, c, err.message, 'dial');
+    if (proxy === undefined) {
+      withDialAddresses(endpoint.host, (hosts) => this.#table.live(id, c) && engine.connectTls(id, hosts, endpoint.port, -1, context, sni ?? '', false), failDial);
     } else {
-      const go = (hosts: readonly string[]): void => {
-        if (live()) engine.connectTls(id, hosts, endpoint.port, -1, context, sni ?? '', false);
-      };
-      const addresses = dialAddresses(endpoint.host);
-      if (Array.isArray(addresses)) go(addresses);
-      else (addresses as Promise<readonly string[]>).then(go, (err: Error) => this.#fail(id, c, err.message, 'dial'));
+      proxy(endpoint, c.abort.signal).then((socket) => {
+        // The data plane takes a duplicate of the descriptor; ours closes without touching the connection.
+        const fd = (socket as unknown as { _handle: { fd: number } | null })._handle?.fd ?? -1;
+        if (this.#table.live(id, c) && fd >= 0) engine.connectTls(id, [], 0, fd, context, sni ?? '', true);
+        socket.destroy();
+      }, failDial);
     }
     return settings.timeouts.connectMs;
   }
 
   handshake(id: number, tls: HandshakeInfo): void {
-    const c = this.#open.get(id);
+    const c = this.#table.get(id);
     if (c === undefined || c.failure !== undefined) return;
     const { verification } = c.settings;
     const peer = tls.peerDer === null ? undefined : identityFromDer(tls.peerDer);
@@ -147,29 +139,24 @@ export class ClientTunnel implements ConnectionHandler {
   }
 
   #pipe(id: number, c: ClientConnection, peer: PeerIdentity | undefined): void {
-    if (c.failure !== undefined || !this.#open.has(id)) return;
+    if (!this.#table.live(id, c)) return;
     c.peer = peer;
     c.route = `${c.from} [no tls] <-> ${c.settings.targetText} ${peer ? `[${peer.subject}]` : '[no cert]'}`;
     const { timeouts } = c.settings;
-    this.#engine!.pipe(id, timeouts.closeMs, timeouts.maxLifetimeMs);
+    this.#table.engine.pipe(id, timeouts.closeMs, timeouts.maxLifetimeMs);
   }
 
   piping(id: number): void {
-    const c = this.#open.get(id);
-    if (c !== undefined) openedPipe(this.#deps, c, () => this.#engine!.close(id));
+    this.#table.piping(id, this.#deps);
   }
 
   #fail(id: number, c: ClientConnection, message: string, reason: Failure, subject?: string): void {
-    if (c.failure !== undefined || !this.#open.has(id)) return;
-    c.failure = { message, reason, ...(subject === undefined ? {} : { subject }) };
-    this.#engine!.close(id);
+    this.#table.fail(id, c, { message, reason, ...(subject === undefined ? {} : { subject }) });
   }
 
   ended(id: number, end: ConnectionEnd): void {
-    const c = this.#open.get(id);
+    const c = this.#table.take(id);
     if (c === undefined) return;
-    this.#open.delete(id);
-    c.release?.();
     c.abort.abort(new Error('connection ended'));
     const { log, events, tracker } = this.#deps;
     if (c.piped) {

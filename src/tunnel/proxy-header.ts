@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import type { PeerIdentity } from '../auth/peer.ts';
 import type { ProxyProtocolMode } from '../config/types.ts';
 import type { AcceptedPeer, HandshakeInfo } from '../engine/data-plane.ts';
 import { proxyV2Header, PP2_TYPE_ALPN, PP2_TYPE_AUTHORITY, sslTlv, tlv, type ProxyEndpoints, type Tlv } from '../net/proxy-protocol.ts';
@@ -17,12 +17,13 @@ function endpoints(peer: AcceptedPeer, listenPath: string): ProxyEndpoints {
   };
 }
 
-function tlsTlvs(mode: ProxyProtocolMode, tls: HandshakeInfo): Tlv[] {
+function tlsTlvs(mode: ProxyProtocolMode, tls: HandshakeInfo, peer: PeerIdentity | undefined): Tlv[] {
   const out: Tlv[] = [];
   if (tls.alpn !== null) out.push(tlv(PP2_TYPE_ALPN, tls.alpn));
   if (tls.serverName !== null && tls.serverName !== '') out.push(tlv(PP2_TYPE_AUTHORITY, tls.serverName));
   const der = mode === 'tls-full' ? tls.peerDer : null;
-  const cn = der === null ? undefined : new X509Certificate(der).subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3);
+  // The common name as the access check read it: the certificate is not parsed again.
+  const cn = der === null ? undefined : peer?.cn || undefined;
   out.push(sslTlv({ version: versionName(tls.version), clientCert: der ?? undefined, commonName: cn }));
   return out;
 }
@@ -30,8 +31,9 @@ function tlsTlvs(mode: ProxyProtocolMode, tls: HandshakeInfo): Tlv[] {
 /**
  * The PROXY v2 header for a server-mode connection (spec §2.14): the client's address as source,
  * the address it connected to as destination (or the listening socket's path on a UNIX listener),
- * and for tls/tls-full what the handshake negotiated.
+ * and for tls/tls-full what the handshake negotiated (`identity`: the client certificate's, when
+ * it sent one).
  */
-export function proxyHeaderFor(mode: ProxyProtocolMode, peer: AcceptedPeer, tls: HandshakeInfo, listenPath: string): Buffer {
-  return proxyV2Header(endpoints(peer, listenPath), mode === 'conn' ? [] : tlsTlvs(mode, tls));
+export function proxyHeaderFor(mode: ProxyProtocolMode, peer: AcceptedPeer, tls: HandshakeInfo, identity: PeerIdentity | undefined, listenPath: string): Buffer {
+  return proxyV2Header(endpoints(peer, listenPath), mode === 'conn' ? [] : tlsTlvs(mode, tls, identity));
 }

@@ -5,10 +5,11 @@ import type { AcceptedPeer, ConnectionEnd, ConnectionHandler, HandshakeInfo } fr
 import { End, type NativeContext, type NativeEngine } from '../engine/native.ts';
 import type { Log } from '../log/logger.ts';
 import type { Listener } from '../net/listener.ts';
-import { dialAddresses } from '../net/resolve.ts';
+import { withDialAddresses } from '../net/resolve.ts';
+import { ConnectionTable, type TunnelConnection } from './connection-table.ts';
 import type { TunnelEvents } from './events.ts';
 import type { OpenConnections } from './open-connections.ts';
-import { closedPipe, openedPipe, type PipeAccount } from './piping.ts';
+import { closedPipe } from './piping.ts';
 import { proxyHeaderFor } from './proxy-header.ts';
 import type { NativeContextCell, RuntimeCell, ServerRuntime } from './runtime-settings.ts';
 import type { ConnectionTracker } from './tracker.ts';
@@ -31,12 +32,11 @@ export const DENIED = 'unauthorized: invalid principal, or principal not allowed
 type Failure = 'tls' | 'verify' | 'denied' | 'timeout' | 'dial';
 
 /** One connection as this side sees it; the bytes are the data plane's. */
-interface ServerConnection extends PipeAccount {
+interface ServerConnection extends TunnelConnection {
   readonly settings: ServerRuntime;
   readonly peerAddress: AcceptedPeer;
   readonly listenAddress: string;
   handshaken: boolean;
-  /** Why this side gave up on it (logged when the data plane reports the end), once. */
   failure: { readonly message: string; readonly reason: Failure } | undefined;
   /** A TLS-ALPN-01 validation: answered, then closed; never dialed. */
   challenge: boolean;
@@ -49,8 +49,7 @@ interface ServerConnection extends PipeAccount {
  */
 export class ServerTunnel implements ConnectionHandler {
   readonly #deps: ServerTunnelDeps;
-  readonly #open = new Map<number, ServerConnection>();
-  #engine: NativeEngine | undefined;
+  readonly #table = new ConnectionTable<ServerConnection>();
   #context: NativeContext | undefined;
 
   constructor(deps: ServerTunnelDeps) {
@@ -59,16 +58,15 @@ export class ServerTunnel implements ConnectionHandler {
 
   /** The data plane this tunnel instructs (set once, before its listener accepts). */
   attach(engine: NativeEngine): void {
-    this.#engine = engine;
+    this.#table.attach(engine);
   }
 
   accepted(id: number, peer: AcceptedPeer, listener: Listener): number {
     const { store, tracker, events } = this.#deps;
-    const engine = this.#engine!;
     // The credentials current at accept time: the context the handshake about to start uses.
     const context = store.current.native;
     if (context !== this.#context) {
-      engine.setContext(context);
+      this.#table.engine.setContext(context);
       this.#context = context;
     }
     const settings = this.#deps.settings.current;
@@ -91,12 +89,12 @@ export class ServerTunnel implements ConnectionHandler {
       challenge: false,
     };
     c.release = tracker.connecting(() => this.#fail(id, c, 'context canceled (shutting down)', 'tls'));
-    this.#open.set(id, c);
+    this.#table.add(id, c);
     return settings.timeouts.connectMs;
   }
 
   challenge(id: number, serverName: string): NativeContext | null {
-    const c = this.#open.get(id);
+    const c = this.#table.get(id);
     const context = serverName === '' ? undefined : this.#deps.challenges?.contextFor(serverName);
     if (c !== undefined && context === undefined) {
       // A validator for a challenge we are not answering (any more): it never reaches the backend.
@@ -106,13 +104,13 @@ export class ServerTunnel implements ConnectionHandler {
   }
 
   handshake(id: number, tls: HandshakeInfo): void {
-    const c = this.#open.get(id);
+    const c = this.#table.get(id);
     if (c === undefined || c.failure !== undefined) return;
     c.handshaken = true;
     if (tls.challenge) {
       c.challenge = true;
       this.#deps.log.info(`answered TLS-ALPN-01 challenge for ${tls.serverName} from ${c.from}`, { peer: c.from, fqdn: tls.serverName });
-      this.#engine!.close(id);
+      this.#table.engine.close(id);
       return;
     }
     this.#deps.events.handshakeDone(performance.now() - c.started);
@@ -131,48 +129,37 @@ export class ServerTunnel implements ConnectionHandler {
   }
 
   #dial(id: number, c: ServerConnection, tls: HandshakeInfo, peer: PeerIdentity | undefined): void {
-    if (c.failure !== undefined || !this.#open.has(id)) return;
+    if (!this.#table.live(id, c)) return;
     const { settings } = c;
     c.peer = peer;
     c.route = `${c.from} ${peer ? `[${peer.subject}]` : '[no cert]'} <-> ${settings.targetText} [no tls]`;
     let header: Buffer | null = null;
     if (settings.proxyProtocol !== undefined) {
       try {
-        header = proxyHeaderFor(settings.proxyProtocol, c.peerAddress, tls, c.listenAddress);
+        header = proxyHeaderFor(settings.proxyProtocol, c.peerAddress, tls, peer, c.listenAddress);
       } catch (err) {
         return this.#fail(id, c, `error writing PROXY header: ${(err as Error).message}`, 'dial');
       }
     }
     const { target, timeouts } = settings;
     const go = (hosts: readonly string[], port: number, path: string): void => {
-      if (c.failure === undefined && this.#open.has(id)) this.#engine!.connectPlain(id, hosts, port, path, header, timeouts.closeMs, timeouts.maxLifetimeMs);
+      if (this.#table.live(id, c)) this.#table.engine.connectPlain(id, hosts, port, path, header, timeouts.closeMs, timeouts.maxLifetimeMs);
     };
     if (target.kind !== 'tcp') return go([], -1, (target as { path: string }).path);
-    const addresses = dialAddresses(target.host);
-    if (Array.isArray(addresses)) return go(addresses, target.port, '');
-    (addresses as Promise<readonly string[]>).then(
-      (found) => go(found, target.port, ''),
-      (err: Error) => this.#fail(id, c, `error on dial: ${err.message}`, 'dial'),
-    );
+    withDialAddresses(target.host, (hosts) => go(hosts, target.port, ''), (err) => this.#fail(id, c, `error on dial: ${err.message}`, 'dial'));
   }
 
   piping(id: number): void {
-    const c = this.#open.get(id);
-    if (c !== undefined) openedPipe(this.#deps, c, () => this.#engine!.close(id));
+    this.#table.piping(id, this.#deps);
   }
 
-  /** Gives up on a connection that is not piping yet; the end report does the accounting. */
   #fail(id: number, c: ServerConnection, message: string, reason: Failure): void {
-    if (c.failure !== undefined || !this.#open.has(id)) return;
-    c.failure = { message, reason };
-    this.#engine!.close(id);
+    this.#table.fail(id, c, { message, reason });
   }
 
   ended(id: number, end: ConnectionEnd): void {
-    const c = this.#open.get(id);
+    const c = this.#table.take(id);
     if (c === undefined) return;
-    this.#open.delete(id);
-    c.release?.();
     const { log, events, tracker } = this.#deps;
     if (c.challenge) {
       events.closed(performance.now() - c.started, 0, 0, false);
