@@ -20,6 +20,13 @@ export function newTicketKeys(): Buffer {
   return randomBytes(80);
 }
 
+type ContextIdentity = Pick<Identity, 'chainPem' | 'key'>;
+
+/** Runs `build` with the key usable: a key on a token needs its PIN readable while a context loads it. */
+function withKeyReady<T>(key: IdentityKey | undefined, build: () => T): T {
+  return key?.kind === 'engine' ? key.unlock(build) : build();
+}
+
 function keyOptions(key: IdentityKey): { key: string } | { privateKeyEngine: string; privateKeyIdentifier: string } {
   return key.kind === 'pem' ? { key: key.pem } : { privateKeyEngine: key.engine, privateKeyIdentifier: key.uri };
 }
@@ -28,23 +35,20 @@ function keyOptions(key: IdentityKey): { key: string } | { privateKeyEngine: str
  * One SecureContext serves both roles: as a server it presents the identity and verifies client
  * certificates against the trust anchors; as a client it does the same towards the target. Each
  * context gets fresh session-ticket keys (`newTicketKeys()`), so a swap also ends resumption of
- * sessions established under the previous credentials; the --workers loops build theirs with the
- * same keys, so that a ticket resumes on whichever loop accepts the connection.
+ * sessions established under the previous credentials.
  */
-export function buildSecureContext(identity: Pick<Identity, 'chainPem' | 'key'> | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): SecureContext {
-  const build = (): SecureContext =>
-    createSecureContext({
-      ...(identity ? { cert: identity.chainPem, ...keyOptions(identity.key) } : {}),
-      // Without `ca` no CA names go into the CertificateRequest (server pin mode, spec §2.4).
-      ...(settings.omitCaNames ? {} : { ca: [...trust.pems] }),
-      minVersion: 'TLSv1.2',
-      maxVersion: settings.maxVersion,
-      ciphers: `${TLS13_SUITES}:${settings.ciphers}`,
-      ecdhCurve: GROUPS,
-      sessionIdContext: 'ghostunnel',
-      ticketKeys: ticketKeys.subarray(0, 48),
-    });
-  return identity?.key.kind === 'engine' ? identity.key.unlock(build) : build();
+function nodeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): SecureContext {
+  return createSecureContext({
+    ...(identity ? { cert: identity.chainPem, ...keyOptions(identity.key) } : {}),
+    // Without `ca` no CA names go into the CertificateRequest (server pin mode, spec §2.4).
+    ...(settings.omitCaNames ? {} : { ca: [...trust.pems] }),
+    minVersion: 'TLSv1.2',
+    maxVersion: settings.maxVersion,
+    ciphers: `${TLS13_SUITES}:${settings.ciphers}`,
+    ecdhCurve: GROUPS,
+    sessionIdContext: 'ghostunnel',
+    ticketKeys: ticketKeys.subarray(0, 48),
+  });
 }
 
 const VERIFY = { none: 0, request: 1, require: 2 } as const;
@@ -52,25 +56,34 @@ const VERIFY = { none: 0, request: 1, require: 2 } as const;
 /**
  * The data plane's context for the same identity, trust and settings (src/engine/native.ts): the
  * one every tunnel connection uses. The Node.js context beside it serves the status port and the
- * test handshake that validates a candidate.
+ * test handshake that validates a candidate. The --workers loops build theirs with the same ticket
+ * keys, so that a ticket resumes on whichever loop accepts the connection.
  */
-export function buildNativeContext(identity: Pick<Identity, 'chainPem' | 'key'> | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): NativeContext {
+function nativeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): NativeContext {
   const key = identity?.key;
-  const build = (): NativeContext =>
-    createNativeContext({
-      server: settings.role === 'server',
-      ...(identity ? { chain: identity.chainPem } : {}),
-      ...(key === undefined ? {} : key.kind === 'pem' ? { key: key.pem } : { engine: key.engine, keyUri: key.uri }),
-      cas: trust.pems,
-      caNames: settings.role === 'server' && !settings.omitCaNames,
-      verify: VERIFY[settings.clientCertificates],
-      minVersion: 0x0303,
-      maxVersion: settings.maxVersion === 'TLSv1.2' ? 0x0303 : 0x0304,
-      ciphers: settings.ciphers,
-      suites: TLS13_SUITES,
-      groups: GROUPS,
-      sessionIdContext: 'ghostunnel',
-      ticketKeys,
-    });
-  return key?.kind === 'engine' ? key.unlock(build) : build();
+  return createNativeContext({
+    server: settings.role === 'server',
+    ...(identity ? { chain: identity.chainPem } : {}),
+    ...(key === undefined ? {} : key.kind === 'pem' ? { key: key.pem } : { engine: key.engine, keyUri: key.uri }),
+    cas: trust.pems,
+    caNames: settings.role === 'server' && !settings.omitCaNames,
+    verify: VERIFY[settings.clientCertificates],
+    minVersion: 0x0303,
+    maxVersion: settings.maxVersion === 'TLSv1.2' ? 0x0303 : 0x0304,
+    ciphers: settings.ciphers,
+    suites: TLS13_SUITES,
+    groups: GROUPS,
+    sessionIdContext: 'ghostunnel',
+    ticketKeys,
+  });
+}
+
+/** Both contexts of a credential generation, built with one unlock of a token key. */
+export function buildContexts(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): { context: SecureContext; native: NativeContext } {
+  return withKeyReady(identity?.key, () => ({ context: nodeContext(identity, trust, settings, ticketKeys), native: nativeContext(identity, trust, settings, ticketKeys) }));
+}
+
+/** The data plane's context alone: a --workers loop's, from the main thread's validated material. */
+export function buildNativeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): NativeContext {
+  return withKeyReady(identity?.key, () => nativeContext(identity, trust, settings, ticketKeys));
 }

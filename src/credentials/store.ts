@@ -3,7 +3,7 @@ import type { SecureContext } from 'node:tls';
 import type { CredentialSources, TlsSettings } from '../config/types.ts';
 import { CredentialError, loadIdentity, readCredentialFile, type Identity } from './identity.ts';
 import type { NativeContext } from '../engine/native.ts';
-import { buildNativeContext, buildSecureContext, newTicketKeys } from './secure-context.ts';
+import { buildContexts, newTicketKeys } from './secure-context.ts';
 import { loadTrust, type TrustAnchors } from './trust.ts';
 
 /** What the files hold, parsed and fingerprinted, before any TLS context is built from it. */
@@ -66,16 +66,14 @@ export function readCredentialMaterial(sources: CredentialSources, pushed?: Push
 }
 
 function withContext(material: CredentialMaterial, sources: CredentialSources, settings: TlsSettings, pushed?: PushedCredentials): Credentials {
-  let context: SecureContext;
-  let native: NativeContext;
+  let contexts: { context: SecureContext; native: NativeContext };
   const ticketKeys = newTicketKeys();
   try {
-    context = buildSecureContext(material.identity, material.trust, settings, ticketKeys);
-    native = buildNativeContext(material.identity, material.trust, settings, ticketKeys);
+    contexts = buildContexts(material.identity, material.trust, settings, ticketKeys);
   } catch (err) {
     throw new CredentialError(`building TLS context from ${pushed?.label ?? sources.keystore ?? sources.cert ?? sources.cacert ?? 'system roots'}: ${(err as Error).message}`);
   }
-  return { ...material, context, native, ticketKeys, loadedAt: new Date() };
+  return { ...material, ...contexts, ticketKeys, loadedAt: new Date() };
 }
 
 /** Reads and checks a full set of credentials; throws CredentialError naming the file at fault. */
