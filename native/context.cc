@@ -25,9 +25,6 @@ namespace {
 int connection_index = -1;
 std::once_flag index_once;
 
-/** Checks are made after the handshake, in JavaScript, from the result OpenSSL records; never abort here. */
-int KeepGoing(int, X509_STORE_CTX*) { return 1; }
-
 /** The last OpenSSL error as Node words it (its reason string), for errors thrown to JavaScript. */
 std::string OpenSslError(const char* what) {
   unsigned long code = ERR_peek_last_error();
@@ -165,6 +162,16 @@ int OnClientHello(SSL* ssl, int* alert, void*) {
   return SSL_CLIENT_HELLO_SUCCESS;
 }
 
+void FreeAlpn(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::string*>(ptr); }
+
+/** ex_data slot of a server context holding its ALPN list in wire format. */
+int AlpnIndex() {
+  static std::once_flag once;
+  static int index = -1;
+  std::call_once(once, [] { index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeAlpn); });
+  return index;
+}
+
 /** Server contexts with `alpn`: select the first of ours the client offers (acme-tls/1 for challenges). */
 int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen, void* arg) {
   auto* ours = static_cast<std::string*>(arg);
@@ -196,13 +203,13 @@ bool Configure(Builder& b, SSL_CTX* ctx, bool server) {
   if (!suites.empty() && SSL_CTX_set_ciphersuites(ctx, suites.c_str()) != 1) return b.Fail(OpenSslError("setting the TLS 1.3 cipher suites"));
   if (!groups.empty() && SSL_CTX_set1_groups_list(ctx, groups.c_str()) != 1) return b.Fail(OpenSslError("setting the key exchange groups"));
   if (!server) {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, KeepGoing);
+    VerifyPeers(ctx, SSL_VERIFY_PEER);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     return true;
   }
   // 0 none, 1 request a certificate, 2 require one (a client without one gets OpenSSL's alert).
   int verify = b.Int("verify", 0);
-  SSL_CTX_set_verify(ctx, verify == 0 ? SSL_VERIFY_NONE : verify == 1 ? SSL_VERIFY_PEER : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify == 0 ? nullptr : KeepGoing);
+  VerifyPeers(ctx, verify == 0 ? SSL_VERIFY_NONE : verify == 1 ? SSL_VERIFY_PEER : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
   std::string id_context = b.String("sessionIdContext");
   if (!id_context.empty()) SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(id_context.data()), static_cast<unsigned int>(id_context.size()));
   // Resumption by ticket only (keys shared by every loop of the process), no session cache.
@@ -219,19 +226,15 @@ bool Configure(Builder& b, SSL_CTX* ctx, bool server) {
   if (!alpn.empty()) {
     auto* wire = new std::string();
     for (const std::string& p : alpn) wire->append(1, static_cast<char>(p.size())).append(p);
-    // Lives as long as the context: freed with it below.
-    SSL_CTX_set_app_data(ctx, wire);
+    // Lives as long as the context, which a connection still handshaking may hold after its
+    // JavaScript object is gone: OpenSSL frees it with the context.
+    SSL_CTX_set_ex_data(ctx, AlpnIndex(), wire);
     SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, wire);
   }
   return true;
 }
 
-void FreeContext(napi_env, void* data, void*) {
-  auto* ctx = static_cast<SSL_CTX*>(data);
-  delete static_cast<std::string*>(SSL_CTX_get_app_data(ctx));
-  SSL_CTX_set_app_data(ctx, nullptr);
-  SSL_CTX_free(ctx);
-}
+void FreeContext(napi_env, void* data, void*) { SSL_CTX_free(static_cast<SSL_CTX*>(data)); }
 
 const napi_type_tag kContextTag = {0x6768'6f73'7475'6e6eULL, 0x6c2d'7473'2d63'7478ULL};
 
@@ -254,7 +257,6 @@ napi_value CreateContext(napi_env env, napi_callback_info info) {
     napi_throw_error(env, nullptr, OpenSslError("creating a TLS context").c_str());
     return nullptr;
   }
-  // The app data of a context holds its ALPN list (or nothing).
   if (!Configure(b, ctx, server) || !UseIdentity(b, ctx) || !UseTrust(b, ctx)) {
     FreeContext(env, ctx, nullptr);
     napi_throw_error(env, nullptr, b.error.c_str());

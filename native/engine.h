@@ -164,6 +164,10 @@ SSL_CTX* UnwrapContext(napi_env env, napi_value value);
 /** ex_data slot of an SSL holding its Connection. */
 int ConnectionIndex();
 
+// verify.cc
+/** Sets how a context verifies its peers (SSL_VERIFY_*): OpenSSL's verdict is recorded, never fatal. */
+void VerifyPeers(SSL_CTX* ctx, int mode);
+
 // connection.cc
 Connection* NewConnection(Engine* e, Mode mode, int fd);
 void OnConnectionEvent(Connection* c, Watch* w, uint32_t events);

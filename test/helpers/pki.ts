@@ -48,7 +48,8 @@ function newKey(path: string, alg: KeyAlg): void {
   openssl(['genpkey', ...args, '-out', path]);
 }
 
-function stamp(offsetMs: number): string {
+/** An openssl date (YYYYMMDDHHMMSSZ) `offsetMs` from now, for IssueOptions' startDate and endDate. */
+export function stamp(offsetMs: number): string {
   return new Date(Date.now() + offsetMs).toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z';
 }
 

@@ -1,0 +1,144 @@
+// Verifying the peer's certificate chain. OpenSSL records its verdict and never aborts the
+// handshake: JavaScript decides from the recorded result (src/tunnel/). A context remembers the
+// chains that passed, so that a peer reconnecting with the same certificates skips chain building
+// and the issuers' signature checks, about a ninth of a full mTLS handshake's CPU.
+//
+// Why remembering is sound: with these contexts X509_verify_cert depends on the presented chain,
+// the context's trust store and the time, nothing else. The store is filled once, when the context
+// is made (a reload makes a new context, with an empty memo); there are no CRLs and no per-connection
+// verification parameters (host names are checked in JavaScript). So an entry keyed by the exact
+// bytes of the presented chain holds for as long as every certificate of the chain that was built
+// is within its validity period, and is looked up only then. Failures are not remembered.
+#include "engine.h"
+
+#include <openssl/x509.h>
+
+#include <ctime>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+
+namespace gt {
+
+namespace {
+
+/** Whether the chain being verified on this thread met an error; set by RecordAndGoOn. */
+thread_local bool chain_failed = false;
+
+int RecordAndGoOn(int ok, X509_STORE_CTX*) {
+  if (ok != 1) chain_failed = true;
+  return 1;
+}
+
+/** Chains that passed, by the bytes the peer presented, with the times between which that holds. */
+class VerifiedChains {
+ public:
+  bool Holds(const std::string& chain, time_t now) {
+    std::lock_guard<std::mutex> guard(lock_);
+    auto it = windows_.find(chain);
+    return it != windows_.end() && now >= it->second.from && now < it->second.until;
+  }
+
+  void Add(std::string chain, time_t from, time_t until) {
+    std::lock_guard<std::mutex> guard(lock_);
+    if (windows_.count(chain) != 0) return;
+    // Oldest first out: a bounded memo (at most a few hundred KiB) for any number of peers.
+    if (order_.size() >= kEntries) {
+      windows_.erase(order_.front());
+      order_.pop_front();
+    }
+    order_.push_back(chain);
+    windows_.emplace(std::move(chain), Window{from, until});
+  }
+
+ private:
+  static constexpr size_t kEntries = 256;
+  struct Window {
+    time_t from;
+    time_t until;
+  };
+  // Contexts are shared by the loops of --workers.
+  std::mutex lock_;
+  std::unordered_map<std::string, Window> windows_;
+  std::deque<std::string> order_;
+};
+
+/** The DER of every certificate the peer sent, in order; empty if one cannot be encoded. */
+std::string PresentedChain(X509_STORE_CTX* store_ctx) {
+  std::string bytes;
+  auto append = [&bytes](X509* x) {
+    int len = i2d_X509(x, nullptr);
+    if (len <= 0) return false;
+    size_t at = bytes.size();
+    bytes.resize(at + static_cast<size_t>(len));
+    auto* p = reinterpret_cast<unsigned char*>(&bytes[at]);
+    return i2d_X509(x, &p) == len;
+  };
+  if (!append(X509_STORE_CTX_get0_cert(store_ctx))) return {};
+  STACK_OF(X509)* rest = X509_STORE_CTX_get0_untrusted(store_ctx);
+  for (int i = 0; rest != nullptr && i < sk_X509_num(rest); i++) {
+    if (!append(sk_X509_value(rest, i))) return {};
+  }
+  return bytes;
+}
+
+bool ToTime(const ASN1_TIME* t, time_t* out) {
+  struct tm tm {};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return false;
+  *out = timegm(&tm);
+  return true;
+}
+
+/** The latest notBefore and the earliest notAfter of a built chain. */
+bool ValidityOf(STACK_OF(X509)* chain, time_t* from, time_t* until) {
+  int n = chain == nullptr ? 0 : sk_X509_num(chain);
+  for (int i = 0; i < n; i++) {
+    X509* x = sk_X509_value(chain, i);
+    time_t not_before, not_after;
+    if (!ToTime(X509_get0_notBefore(x), &not_before) || !ToTime(X509_get0_notAfter(x), &not_after)) return false;
+    if (i == 0 || not_before > *from) *from = not_before;
+    if (i == 0 || not_after < *until) *until = not_after;
+  }
+  return n > 0;
+}
+
+/** In place of X509_verify_cert for a context's handshakes: a remembered pass, or the real check. */
+int VerifyChain(X509_STORE_CTX* store_ctx, void* arg) {
+  auto* memo = static_cast<VerifiedChains*>(arg);
+  std::string presented = PresentedChain(store_ctx);
+  if (!presented.empty() && memo->Holds(presented, time(nullptr))) {
+    X509_STORE_CTX_set_error(store_ctx, X509_V_OK);
+    return 1;
+  }
+  chain_failed = false;
+  int ok = X509_verify_cert(store_ctx);
+  time_t from = 0, until = 0;
+  if (ok == 1 && !chain_failed && X509_STORE_CTX_get_error(store_ctx) == X509_V_OK && !presented.empty() &&
+      ValidityOf(X509_STORE_CTX_get0_chain(store_ctx), &from, &until)) {
+    memo->Add(std::move(presented), from, until);
+  }
+  return ok;
+}
+
+void FreeMemo(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<VerifiedChains*>(ptr); }
+
+int memo_index = -1;
+std::once_flag memo_once;
+
+}  // namespace
+
+void VerifyPeers(SSL_CTX* ctx, int mode) {
+  if (mode == SSL_VERIFY_NONE) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    return;
+  }
+  SSL_CTX_set_verify(ctx, mode, RecordAndGoOn);
+  // The memo lives as long as the context itself (connections hold references to it), not as long
+  // as its JavaScript object: OpenSSL frees it with the context.
+  std::call_once(memo_once, [] { memo_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeMemo); });
+  auto* memo = new VerifiedChains();
+  SSL_CTX_set_ex_data(ctx, memo_index, memo);
+  SSL_CTX_set_cert_verify_callback(ctx, VerifyChain, memo);
+}
+
+}  // namespace gt
