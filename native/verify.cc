@@ -57,7 +57,8 @@ class VerifiedChains {
     time_t from;
     time_t until;
   };
-  // Contexts are shared by the loops of --workers.
+  // An SSL_CTX may serve several threads, as OpenSSL allows; each --workers thread builds its own
+  // today, so the lock is uncontended.
   std::mutex lock_;
   std::unordered_map<std::string, Window> windows_;
   std::deque<std::string> order_;
