@@ -1,6 +1,7 @@
 import pino, { type Logger as Pino } from 'pino';
 import type { QuietCategory } from '../config/types.ts';
 import { BatchedLines } from './batched-lines.ts';
+import { isoTime } from './iso-time.ts';
 
 /**
  * The daemon's log: pino JSON lines on stdout. Connection events go through their own methods so
@@ -36,7 +37,7 @@ export function createLog(quiet: ReadonlySet<QuietCategory> = new Set(), destina
     {
       level: 'info',
       base: { pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
     destination,
