@@ -231,7 +231,6 @@ export class Daemon {
     // Before anything is announced: a signal that arrives right after "listening" must find them.
     installSignalHandlers({ reload: (t) => void this.reload(t), shutdown: (sig) => this.shutdown(`received ${sig}`), upgrade: () => void this.upgrade() });
     const plane = new DataPlane(this.#serving.tunnel);
-    this.#serving.tunnel.attach(plane.engine);
     const listener = await listen(this.config.listen, {
       role: 'listen',
       acceptor: plane.acceptor(this.#serving.mode),

@@ -37,6 +37,8 @@ export interface ConnectionEnd {
 
 /** A tunnel (server or client mode) as the data plane drives it, one call per connection phase. */
 export interface ConnectionHandler {
+  /** The engine it instructs, handed over by the DataPlane before anything is accepted. */
+  attach(engine: NativeEngine): void;
   /** Returns the --connect-timeout in ms for the connection (its deadline to start piping). */
   accepted(id: number, peer: AcceptedPeer, listener: Listener): number;
   handshake(id: number, tls: HandshakeInfo): void;
@@ -48,12 +50,12 @@ export interface ConnectionHandler {
 
 /** One thread's data plane: the native engine, its listeners, and the tunnel it reports to. */
 export class DataPlane {
-  readonly engine: NativeEngine;
+  readonly #engine: NativeEngine;
   readonly #listeners = new Map<number, Listener>();
 
   constructor(handler: ConnectionHandler) {
     const listeners = this.#listeners;
-    this.engine = createEngine({
+    this.#engine = createEngine({
       accept: (id, listener, remote, remotePort, local, localPort) => {
         const l = listeners.get(listener);
         if (l === undefined) return 0;
@@ -67,17 +69,18 @@ export class DataPlane {
       acceptError: (listener, code, message) => listeners.get(listener)?.acceptFailed(Object.assign(new Error(message), { code })),
       ...(handler.challenge ? { challenge: (id: number, name: string) => handler.challenge!(id, name) } : {}),
     });
+    handler.attach(this.#engine);
   }
 
   /** Accepting for a Listener: TLS connections (server mode) or plain ones (client mode). */
   acceptor(mode: keyof typeof ListenMode): Acceptor {
     return {
       start: (fd, listener) => {
-        const id = this.engine.listen(fd, ListenMode[mode]);
+        const id = this.#engine.listen(fd, ListenMode[mode]);
         this.#listeners.set(id, listener);
         return () => {
           this.#listeners.delete(id);
-          this.engine.unlisten(id);
+          this.#engine.unlisten(id);
         };
       },
     };

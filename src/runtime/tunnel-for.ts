@@ -1,6 +1,5 @@
 import type { TlsAlpnChallenges } from '../credentials/acme/tls-alpn-challenges.ts';
 import type { ConnectionHandler } from '../engine/data-plane.ts';
-import type { NativeEngine } from '../engine/native.ts';
 import type { Log } from '../log/logger.ts';
 import { ClientTunnel } from '../tunnel/client-tunnel.ts';
 import type { TunnelEvents } from '../tunnel/events.ts';
@@ -9,12 +8,6 @@ import { clientRuntime, serverRuntime, type NativeContextCell } from '../tunnel/
 import { ServerTunnel } from '../tunnel/server-tunnel.ts';
 import type { ConnectionTracker } from '../tunnel/tracker.ts';
 import type { Generation } from './generation.ts';
-
-/** A mode's tunnel: what the data plane reports each connection's phases to, and instructs. */
-export interface Tunnel extends ConnectionHandler {
-  /** The engine it instructs; set once, before its listener accepts. */
-  attach(engine: NativeEngine): void;
-}
 
 export interface TunnelDeps {
   readonly store: NativeContextCell;
@@ -28,7 +21,8 @@ export interface TunnelDeps {
 
 /** A mode's tunnel and how a new generation's settings reach it: one assignment, read once per connection. */
 export interface ServingTunnel {
-  readonly tunnel: Tunnel;
+  /** What the data plane reports each connection's phases to. */
+  readonly tunnel: ConnectionHandler;
   readonly mode: 'server' | 'client';
   readonly publish: (generation: Generation) => void;
 }

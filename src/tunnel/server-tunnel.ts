@@ -56,7 +56,6 @@ export class ServerTunnel implements ConnectionHandler {
     this.#deps = deps;
   }
 
-  /** The data plane this tunnel instructs (set once, before its listener accepts). */
   attach(engine: NativeEngine): void {
     this.#table.attach(engine);
   }

@@ -73,7 +73,6 @@ const connections = new OpenConnections();
 const events = batchingEvents((batch) => send({ kind: 'events', batch }));
 const serving = tunnelFor(generation, { store, connections, log, tracker, events });
 const plane = new DataPlane(serving.tunnel);
-serving.tunnel.attach(plane.engine);
 const listener = new Listener(
   { fd: init.socket.fd, address: init.socket.address, ownedPath: undefined, name: init.socket.name },
   {
