@@ -64,21 +64,21 @@ class VerifiedChains {
   std::deque<std::string> order_;
 };
 
-/** The DER of every certificate the peer sent, in order; empty if one cannot be encoded. */
+/**
+ * The DER of every certificate the peer sent, in order: libssl hands X509_verify_cert the whole
+ * chain, leaf first, as the untrusted list. Empty (nothing to remember) if one cannot be encoded.
+ */
 std::string PresentedChain(X509_STORE_CTX* store_ctx) {
+  STACK_OF(X509)* sent = X509_STORE_CTX_get0_untrusted(store_ctx);
   std::string bytes;
-  auto append = [&bytes](X509* x) {
+  for (int i = 0; sent != nullptr && i < sk_X509_num(sent); i++) {
+    X509* x = sk_X509_value(sent, i);
     int len = i2d_X509(x, nullptr);
-    if (len <= 0) return false;
+    if (len <= 0) return {};
     size_t at = bytes.size();
     bytes.resize(at + static_cast<size_t>(len));
     auto* p = reinterpret_cast<unsigned char*>(&bytes[at]);
-    return i2d_X509(x, &p) == len;
-  };
-  if (!append(X509_STORE_CTX_get0_cert(store_ctx))) return {};
-  STACK_OF(X509)* rest = X509_STORE_CTX_get0_untrusted(store_ctx);
-  for (int i = 0; rest != nullptr && i < sk_X509_num(rest); i++) {
-    if (!append(sk_X509_value(rest, i))) return {};
+    if (i2d_X509(x, &p) != len) return {};
   }
   return bytes;
 }

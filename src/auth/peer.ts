@@ -114,8 +114,8 @@ const RECENT_MAX = 256;
 /**
  * The identity in a certificate the peer presented (DER, as the data plane reports it). Clients
  * reconnect with the same certificate, and parsing one costs a twentieth of a handshake, so the
- * last few hundred are remembered: a certificate is immutable, and its chain and validity are
- * checked again by the handshake every time.
+ * last few hundred are remembered: a certificate is immutable, and its chain and validity are the
+ * handshake's to check (native/verify.cc), every time or within the window a remembered pass holds.
  */
 export function identityFromDer(der: Buffer): PeerIdentity {
   const key = der.toString('latin1');
