@@ -13,10 +13,7 @@ namespace gt {
 
 namespace {
 
-/**
- * Calls a callback; an exception it throws goes to 'uncaughtException', as from any event handler.
- * Nothing is called once the thread ends (Engine::quiet): no JavaScript may run then, and no value be made.
- */
+/** Calls a callback (after MayCallJs); an exception it throws goes to 'uncaughtException', as from any event handler. */
 napi_value Call(Engine* e, napi_ref fn, size_t argc, const napi_value* argv) {
   napi_env env = e->env;
   napi_value f, recv, result = nullptr;
@@ -73,8 +70,7 @@ const char* VerifyCode(long code) {
 
 double EmitAccept(Connection* c, uint32_t listener, const std::string& remote, int remote_port, const std::string& local, int local_port) {
   Engine* e = c->engine;
-  if (e->quiet) return 0;
-  EnsureScope(e);
+  if (!MayCallJs(e)) return 0;
   napi_env env = e->env;
   napi_value argv[] = {JsNumber(env, c->id), JsNumber(env, listener), JsString(env, remote), JsNumber(env, remote_port), JsString(env, local), JsNumber(env, local_port)};
   napi_value r = Call(e, e->on_accept, 6, argv);
@@ -86,8 +82,7 @@ double EmitAccept(Connection* c, uint32_t listener, const std::string& remote, i
 /** handshake(id, verifyCode, verifyText, peerDer, version, sni, alpn, resumed, challenge) */
 void EmitHandshake(Connection* c) {
   Engine* e = c->engine;
-  if (e->quiet) return;
-  EnsureScope(e);
+  if (!MayCallJs(e)) return;
   napi_env env = e->env;
   SSL* ssl = c->ssl;
   X509* peer = SSL_get0_peer_certificate(ssl);
@@ -125,8 +120,7 @@ void EmitHandshake(Connection* c) {
 
 void EmitPiping(Connection* c) {
   Engine* e = c->engine;
-  if (e->quiet) return;
-  EnsureScope(e);
+  if (!MayCallJs(e)) return;
   napi_value argv[] = {JsNumber(e->env, c->id)};
   Call(e, e->on_piping, 1, argv);
 }
@@ -134,8 +128,7 @@ void EmitPiping(Connection* c) {
 /** end(id, kind, message, forwarded, returned, timedOut): byte counts are plaintext, each way. */
 void EmitEnd(Connection* c, End kind, const std::string& message) {
   Engine* e = c->engine;
-  if (e->quiet) return;
-  EnsureScope(e);
+  if (!MayCallJs(e)) return;
   napi_env env = e->env;
   bool server = c->mode == Mode::Server;
   double forwarded = static_cast<double>(server ? c->plain_written : c->plain_read);
@@ -145,8 +138,7 @@ void EmitEnd(Connection* c, End kind, const std::string& message) {
 }
 
 void EmitAcceptError(Engine* e, uint32_t listener, int err) {
-  if (e->quiet) return;
-  EnsureScope(e);
+  if (!MayCallJs(e)) return;
   napi_env env = e->env;
   napi_value argv[] = {JsNumber(env, listener), JsString(env, uv_err_name(-err)), JsString(env, SyscallError("accept", err, ""))};
   Call(e, e->on_accept_error, 3, argv);
@@ -154,8 +146,7 @@ void EmitAcceptError(Engine* e, uint32_t listener, int err) {
 
 SSL_CTX* AskChallenge(Connection* c, const std::string& server_name) {
   Engine* e = c->engine;
-  if (e->quiet || e->on_challenge == nullptr) return nullptr;
-  EnsureScope(e);
+  if (e->on_challenge == nullptr || !MayCallJs(e)) return nullptr;
   napi_env env = e->env;
   napi_value argv[] = {JsNumber(env, c->id), JsString(env, server_name)};
   napi_value r = Call(e, e->on_challenge, 2, argv);

@@ -128,7 +128,7 @@ struct Connection {
   uint64_t accepted_at = 0;
 };
 
-/** The callback scope of the libuv callback running now (see entry.h, EnsureScope). */
+/** The callback scope of the libuv callback running now (see entry.h, MayCallJs). */
 struct Scope {
   bool entered = false;
   bool open = false;

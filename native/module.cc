@@ -53,6 +53,11 @@ struct Args {
   }
 };
 
+/** --close-timeout and --max-conn-lifetime in ms, from two arguments. */
+Timeouts ToTimeouts(napi_env env, napi_value close_ms, napi_value life_ms) {
+  return {static_cast<int64_t>(ToDouble(env, close_ms)), static_cast<int64_t>(ToDouble(env, life_ms))};
+}
+
 napi_value Throw(napi_env env, const std::string& message) {
   napi_throw_error(env, nullptr, message.c_str());
   return nullptr;
@@ -128,8 +133,9 @@ napi_value ConnectPlain(napi_env env, napi_callback_info info) {
   napi_is_buffer(env, a.argv[4], &is_buffer);
   if (is_buffer) napi_get_buffer_info(env, a.argv[4], &header, &header_len);
   std::string error;
-  Timeouts pipe{static_cast<int64_t>(ToDouble(env, a.argv[5])), static_cast<int64_t>(ToDouble(env, a.argv[6]))};
-  if (!StartPlainDial(c, ToStrings(env, a.argv[1]), ToInt(env, a.argv[2]), ToString(env, a.argv[3]), static_cast<const char*>(header), header_len, pipe, &error)) return Throw(env, error);
+  if (!StartPlainDial(c, ToStrings(env, a.argv[1]), ToInt(env, a.argv[2]), ToString(env, a.argv[3]), static_cast<const char*>(header), header_len, ToTimeouts(env, a.argv[5], a.argv[6]), &error)) {
+    return Throw(env, error);
+  }
   return JsBool(env, true);
 }
 
@@ -154,7 +160,7 @@ napi_value Pipe(napi_env env, napi_callback_info info) {
   Args<3> a(env, info);
   Connection* c = a.connection();
   if (c == nullptr || c->phase != Phase::AwaitPipe) return JsBool(env, false);
-  StartPiping(c, {static_cast<int64_t>(ToDouble(env, a.argv[1])), static_cast<int64_t>(ToDouble(env, a.argv[2]))});
+  StartPiping(c, ToTimeouts(env, a.argv[1], a.argv[2]));
   return JsBool(env, true);
 }
 
