@@ -524,7 +524,6 @@ Connection* NewConnection(Engine* e, Mode mode, int fd) {
   c->dialed.owner = c;
   uv_timer_init(e->loop, &c->timer);
   c->timer.data = c;
-  c->accepted_at = uv_now(e->loop);
   e->connections[c->id] = c;
   UpdateRef(e);
   return c;
@@ -567,7 +566,8 @@ void OnAcceptable(Listener* l) {
     double timeout_ms = EmitAccept(c, l->id, remote, remote_port, local, local_port);
     if (c->phase == Phase::Closed) continue;
     if (timeout_ms > 0) {
-      c->connect_deadline = c->accepted_at + static_cast<uint64_t>(timeout_ms);
+      // uv_now is the loop's time of this batch: the moment of accept, whatever JavaScript did since.
+      c->connect_deadline = uv_now(e->loop) + static_cast<uint64_t>(timeout_ms);
       ArmTimer(c);
     }
     // Errors and hang-ups of the accepted side are reported even before it is read.

@@ -125,7 +125,6 @@ struct Connection {
   /** Sent to the TLS server as SNI (client mode). */
   std::string server_name;
   SSL_CTX* client_context = nullptr;
-  uint64_t accepted_at = 0;
 };
 
 /** The callback scope of the libuv callback running now (see entry.h, MayCallJs). */
