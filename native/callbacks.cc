@@ -66,6 +66,17 @@ const char* VerifyCode(long code) {
   return "UNSPECIFIED";
 }
 
+/** A buffer holding the certificate's DER, or null. */
+napi_value JsCertificate(napi_env env, X509* cert) {
+  int len = i2d_X509(cert, nullptr);
+  void* data;
+  napi_value der;
+  if (len <= 0 || napi_create_buffer(env, static_cast<size_t>(len), &data, &der) != napi_ok) return JsNull(env);
+  auto* p = static_cast<unsigned char*>(data);
+  i2d_X509(cert, &p);
+  return der;
+}
+
 }  // namespace
 
 double EmitAccept(Connection* c, uint32_t listener, const std::string& remote, int remote_port, const std::string& local, int local_port) {
@@ -79,43 +90,46 @@ double EmitAccept(Connection* c, uint32_t listener, const std::string& remote, i
   return timeout;
 }
 
-/** handshake(id, verifyCode, verifyText, peerDer, version, sni, alpn, resumed, challenge) */
+/** verify(id, verifyCode, verifyText, peerDer, resumed): a number is the verdict now; undefined, later. */
+void EmitVerify(Connection* c) {
+  Engine* e = c->engine;
+  if (!MayCallJs(e)) return;
+  napi_env env = e->env;
+  Asking& a = c->asking;
+  bool failed = a.chain_error != X509_V_OK;
+  napi_value argv[] = {
+      JsNumber(env, c->id),
+      failed ? JsString(env, VerifyCode(a.chain_error)) : JsNull(env),
+      failed ? JsString(env, X509_verify_cert_error_string(a.chain_error)) : JsNull(env),
+      JsCertificate(env, a.cert),
+      JsBool(env, a.resumed),
+  };
+  napi_value r = Call(e, e->on_verify, 5, argv);
+  napi_valuetype t = napi_undefined;
+  if (r != nullptr) napi_typeof(env, r, &t);
+  // Answer() may have recorded it already, if JavaScript gave it through verdict().
+  if (t == napi_number && a.verdict == kPending) a.verdict = ToInt(env, r);
+}
+
+/** handshake(id, version, sni, alpn, resumed, challenge) */
 void EmitHandshake(Connection* c) {
   Engine* e = c->engine;
   if (!MayCallJs(e)) return;
   napi_env env = e->env;
   SSL* ssl = c->ssl;
-  X509* peer = SSL_get0_peer_certificate(ssl);
-  napi_value code = JsNull(env), text = JsNull(env), der = JsNull(env);
-  if (peer != nullptr) {
-    long result = SSL_get_verify_result(ssl);
-    if (result != X509_V_OK) {
-      code = JsString(env, VerifyCode(result));
-      text = JsString(env, X509_verify_cert_error_string(result));
-    }
-    int len = i2d_X509(peer, nullptr);
-    void* data;
-    if (len > 0 && napi_create_buffer(env, static_cast<size_t>(len), &data, &der) == napi_ok) {
-      auto* p = static_cast<unsigned char*>(data);
-      i2d_X509(peer, &p);
-    }
-  }
   const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   const unsigned char* alpn;
   unsigned int alpn_len = 0;
   SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
   napi_value argv[] = {
       JsNumber(env, c->id),
-      code,
-      text,
-      der,
       JsString(env, SSL_get_version(ssl)),
       sni ? JsString(env, sni) : JsNull(env),
       alpn_len ? JsString(env, std::string(reinterpret_cast<const char*>(alpn), alpn_len)) : JsNull(env),
       JsBool(env, SSL_session_reused(ssl) == 1),
       JsBool(env, c->challenge),
   };
-  Call(e, e->on_handshake, 9, argv);
+  Call(e, e->on_handshake, 6, argv);
 }
 
 void EmitPiping(Connection* c) {
@@ -144,21 +158,24 @@ void EmitAcceptError(Engine* e, uint32_t listener, int err) {
   Call(e, e->on_accept_error, 3, argv);
 }
 
-SSL_CTX* AskChallenge(Connection* c, const std::string& server_name) {
+void EmitChallenge(Connection* c) {
   Engine* e = c->engine;
-  if (e->on_challenge == nullptr || !MayCallJs(e)) return nullptr;
+  if (e->on_challenge == nullptr || !MayCallJs(e)) return;
   napi_env env = e->env;
-  napi_value argv[] = {JsNumber(env, c->id), JsString(env, server_name)};
+  napi_value argv[] = {JsNumber(env, c->id), JsString(env, c->asking.server_name)};
   napi_value r = Call(e, e->on_challenge, 2, argv);
   napi_valuetype t = napi_undefined;
   if (r != nullptr) napi_typeof(env, r, &t);
-  if (t != napi_object) return nullptr;
+  if (t != napi_object) return;
   SSL_CTX* ctx = UnwrapContext(env, r);
   if (ctx == nullptr) {
     napi_value err;
     napi_get_and_clear_last_exception(env, &err);
+    return;
   }
-  return ctx;
+  // Held until the handshake has switched to it: JavaScript may drop its object meanwhile.
+  SSL_CTX_up_ref(ctx);
+  c->asking.challenge_context = ctx;
 }
 
 }  // namespace gt

@@ -101,6 +101,7 @@ void Finish(Connection* c, End kind, const std::string& message) {
     DiscardInput(c->dialed.fd);
   }
   c->phase = Phase::Closed;
+  AbandonQuestion(c);
   StopWatching(e, &c->accepted);
   StopWatching(e, &c->dialed);
   if (c->ssl != nullptr) SSL_free(c->ssl);
@@ -341,27 +342,40 @@ void Pump(Connection* c) {
 }
 
 void HandshakeDone(Connection* c) {
+  // Reads and writes from now on run on the loop's stack, not in an async job.
+  SSL_clear_mode(c->ssl, SSL_MODE_ASYNC);
   c->phase = c->mode == Mode::Server ? Phase::AwaitDecision : Phase::AwaitPipe;
   Watch* w = c->mode == Mode::Server ? &c->accepted : &c->dialed;
   SetInterest(c->engine, w, 0);
   EmitHandshake(c);
 }
 
+}  // namespace
+
 void DriveHandshake(Connection* c) {
   Watch* w = c->mode == Mode::Server ? &c->accepted : &c->dialed;
-  int r = SSL_do_handshake(c->ssl);
-  if (r == 1) return HandshakeDone(c);
-  int err = SSL_get_error(c->ssl, r);
-  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-    SetInterest(c->engine, w, err == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
-    return;
+  for (;;) {
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) return HandshakeDone(c);
+    int err = SSL_get_error(c->ssl, r);
+    if (err == SSL_ERROR_WANT_ASYNC) {
+      // Paused to ask JavaScript (question.cc): resume now if it answered at once.
+      if (PutQuestion(c)) continue;
+      return;
+    }
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      SetInterest(c->engine, w, err == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
+      return;
+    }
+    if ((err == SSL_ERROR_SYSCALL && errno == 0) || err == SSL_ERROR_ZERO_RETURN) {
+      ERR_clear_error();
+      return Finish(c, EndEof, w == &c->accepted ? "accepted" : "dialed");
+    }
+    return Finish(c, EndTls, TlsReason(err));
   }
-  if ((err == SSL_ERROR_SYSCALL && errno == 0) || err == SSL_ERROR_ZERO_RETURN) {
-    ERR_clear_error();
-    return Finish(c, EndEof, w == &c->accepted ? "accepted" : "dialed");
-  }
-  Finish(c, EndTls, TlsReason(err));
 }
+
+namespace {
 
 /** The TLS state of a connection, on the side that speaks TLS; false (and finished) if OpenSSL has no memory. */
 bool NewTls(Connection* c, SSL_CTX* ctx, int fd) {
@@ -372,6 +386,8 @@ bool NewTls(Connection* c, SSL_CTX* ctx, int fd) {
   }
   SSL_set_ex_data(c->ssl, ConnectionIndex(), c);
   SSL_set_fd(c->ssl, fd);
+  // The handshake runs as an async job, so that it can pause for JavaScript's verdict (question.cc).
+  SSL_set_mode(c->ssl, SSL_MODE_ASYNC);
   return true;
 }
 

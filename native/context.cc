@@ -144,7 +144,7 @@ int OnClientHello(SSL* ssl, int* alert, void*) {
   // ALPN: a 2-byte list length, then length-prefixed names. Exactly ["acme-tls/1"] is a validation.
   static const unsigned char kAcme[] = {0, 11, 10, 'a', 'c', 'm', 'e', '-', 't', 'l', 's', '/', '1'};
   if (len != sizeof kAcme || memcmp(data, kAcme, len) != 0) return SSL_CLIENT_HELLO_SUCCESS;
-  auto* c = static_cast<Connection*>(SSL_get_ex_data(ssl, ConnectionIndex()));
+  Connection* c = ConnectionOf(ssl);
   std::string name;
   if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &data, &len) == 1 && len > 5 && data[2] == TLSEXT_NAMETYPE_host_name) {
     size_t n = (static_cast<size_t>(data[3]) << 8) | data[4];
@@ -156,6 +156,7 @@ int OnClientHello(SSL* ssl, int* alert, void*) {
     return SSL_CLIENT_HELLO_ERROR;
   }
   SSL_set_SSL_CTX(ssl, challenge);
+  SSL_CTX_free(challenge);  // the reference the question held; the SSL holds its own now
   SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
   SSL_set_num_tickets(ssl, SSL_CTX_get_num_tickets(challenge));
   c->challenge = true;
@@ -207,9 +208,8 @@ bool Configure(Builder& b, SSL_CTX* ctx, bool server) {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     return true;
   }
-  // 0 none, 1 request a certificate, 2 require one (a client without one gets OpenSSL's alert).
-  int verify = b.Int("verify", 0);
-  VerifyPeers(ctx, verify == 0 ? SSL_VERIFY_NONE : verify == 1 ? SSL_VERIFY_PEER : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+  // A client without a certificate gets OpenSSL's alert (certificate_required, or handshake_failure in TLS 1.2).
+  VerifyPeers(ctx, b.Bool("requireCertificate") ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_NONE);
   std::string id_context = b.String("sessionIdContext");
   if (!id_context.empty()) SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(id_context.data()), static_cast<unsigned int>(id_context.size()));
   // Resumption by ticket only (keys shared by every loop of the process), no session cache.
@@ -245,7 +245,9 @@ int ConnectionIndex() {
   return connection_index;
 }
 
-/** createContext({ server, chain?, key? | engine+keyUri?, cas, caNames, verify, minVersion, maxVersion, ciphers, suites, groups, sessionIdContext, ticketKeys?, tickets?, alpn? }) */
+Connection* ConnectionOf(const SSL* ssl) { return static_cast<Connection*>(SSL_get_ex_data(ssl, ConnectionIndex())); }
+
+/** createContext({ server, chain?, key? | engine+keyUri?, cas, caNames, requireCertificate, minVersion, maxVersion, ciphers, suites, groups, sessionIdContext, ticketKeys?, tickets?, alpn? }) */
 napi_value CreateContext(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value desc;

@@ -67,10 +67,11 @@ struct Flow {
 
 enum class Phase : uint8_t {
   Handshake,        // server: TLS handshake on the accepted side
-  AwaitDecision,    // server: handshake done, JavaScript decides; client: accepted, JavaScript dials
+  AwaitVerdict,     // either mode: the handshake is paused until JavaScript answers its question (question.cc)
+  AwaitDecision,    // server: handshake done, JavaScript names the target; client: accepted, JavaScript dials
   Dialing,          // connecting the dialed side
   ClientHandshake,  // client: TLS handshake on the dialed side
-  AwaitPipe,        // client: handshake done, JavaScript verifies
+  AwaitPipe,        // client: handshake done (the target was verified during it), JavaScript starts piping
   Piping,
   Closed,
 };
@@ -83,6 +84,29 @@ enum End : int32_t {
   EndTimeout = 3,   // the connect deadline passed before piping began
   EndDial = 4,      // every address of the target refused (message: "connect ECONNREFUSED 1.2.3.4:80")
   EndAborted = 5,   // JavaScript closed it
+};
+
+/**
+ * What a handshake, paused inside OpenSSL, asks JavaScript (question.cc): the verdict on the peer's
+ * certificate, or the context that answers a TLS-ALPN-01 validation.
+ */
+enum class Question : uint8_t { None, Verify, Challenge };
+
+/** Answers to a Verify question: 0 admits the peer; any other value is the TLS alert that refuses it. */
+constexpr int kAdmit = 0;
+constexpr int kPending = -1;
+
+/** The question a paused handshake waits on, and its answer. */
+struct Asking {
+  Question question = Question::None;
+  int verdict = kPending;
+  /** Verify: the peer's leaf (a reference held while asked), OpenSSL's verdict on its chain, and whether it comes from a resumed session. */
+  X509* cert = nullptr;
+  long chain_error = 0;
+  bool resumed = false;
+  /** Challenge: the SNI of the validation, and the context that answers it (null: none pending). */
+  std::string server_name;
+  SSL_CTX* challenge_context = nullptr;
 };
 
 /** What JavaScript gives a connection for its piping phase: --close-timeout and --max-conn-lifetime (0: none). */
@@ -115,6 +139,7 @@ struct Connection {
   bool timed_out = false;
   /** A TLS-ALPN-01 validation answered with a challenge certificate. */
   bool challenge = false;
+  Asking asking;
   /** The copy error worth reporting (not a reset or a broken pipe), or empty. */
   std::string copy_error;
   /** Where to dial, tried in order; `unix_path` instead for a UNIX target. */
@@ -142,8 +167,8 @@ struct Engine {
   uv_poll_t poll;
   napi_ref self = nullptr;
   napi_async_context async_context = nullptr;
-  /** JavaScript callbacks: accept, handshake, piping, end, acceptError, challenge. */
-  napi_ref on_accept = nullptr, on_handshake = nullptr, on_piping = nullptr, on_end = nullptr, on_accept_error = nullptr, on_challenge = nullptr;
+  /** JavaScript callbacks: accept, verify, handshake, piping, end, acceptError, challenge. */
+  napi_ref on_accept = nullptr, on_verify = nullptr, on_handshake = nullptr, on_piping = nullptr, on_end = nullptr, on_accept_error = nullptr, on_challenge = nullptr;
   SSL_CTX* server_context = nullptr;
   uint32_t next_id = 1;
   std::unordered_map<uint32_t, Connection*> connections;
@@ -163,9 +188,29 @@ SSL_CTX* UnwrapContext(napi_env env, napi_value value);
 /** ex_data slot of an SSL holding its Connection. */
 int ConnectionIndex();
 
+/** The Connection an SSL of the engine belongs to (null for any other SSL). */
+Connection* ConnectionOf(const SSL* ssl);
+
 // verify.cc
-/** Sets how a context verifies its peers (SSL_VERIFY_*): OpenSSL's verdict is recorded, never fatal. */
+/**
+ * Sets how a context verifies its peers (SSL_VERIFY_*): OpenSSL checks the chain, then JavaScript
+ * decides during the handshake, for a full handshake and for a resumed session alike.
+ */
 void VerifyPeers(SSL_CTX* ctx, int mode);
+
+// question.cc: a handshake asks JavaScript from inside OpenSSL by pausing its async job.
+/** Once per process: the async jobs' stacks (with a guard page). False when OpenSSL cannot run async jobs. */
+bool PrepareQuestions();
+/** Inside the handshake: the verdict on `cert`, once JavaScript has given it (kAdmit, or an alert). */
+int AskVerdict(Connection* c, X509* cert, long chain_error, bool resumed);
+/** Inside the handshake: the context answering a TLS-ALPN-01 validation of `server_name`, or null. */
+SSL_CTX* AskChallenge(Connection* c, const std::string& server_name);
+/** On the loop's stack, the handshake paused: puts its question to JavaScript; true when answered at once. */
+bool PutQuestion(Connection* c);
+/** JavaScript's later answer to a Verify question; resumes the handshake if it was waiting for it. */
+bool Answer(Connection* c, int verdict);
+/** A paused handshake whose answer will not come (the connection is ending) runs to its end, sending nothing. */
+void AbandonQuestion(Connection* c);
 
 // connection.cc
 Connection* NewConnection(Engine* e, Mode mode, int fd);
@@ -175,6 +220,7 @@ void StartServerHandshake(Connection* c);
 bool StartPlainDial(Connection* c, std::vector<std::string> hosts, int port, const std::string& unix_path, const char* header, size_t header_len, Timeouts pipe, std::string* error);
 bool StartTlsDial(Connection* c, std::vector<std::string> hosts, int port, int adopted_fd, SSL_CTX* ctx, const std::string& server_name, bool no_fin, std::string* error);
 void StartPiping(Connection* c, Timeouts pipe);
+void DriveHandshake(Connection* c);
 void Abort(Connection* c);
 void DestroyAll(Engine* e);
 void SetInterest(Engine* e, Watch* w, uint32_t events);
@@ -184,12 +230,14 @@ void StopWatching(Engine* e, Watch* w);
 
 // callbacks.cc: calls into JavaScript, each inside a callback scope so promises settle after it.
 double EmitAccept(Connection* c, uint32_t listener, const std::string& remote, int remote_port, const std::string& local, int local_port);
+/** Asks for the verdict on the certificate in c->asking; records it there when given at once. */
+void EmitVerify(Connection* c);
 void EmitHandshake(Connection* c);
 void EmitPiping(Connection* c);
 void EmitEnd(Connection* c, End kind, const std::string& message);
 void EmitAcceptError(Engine* e, uint32_t listener, int err);
-/** The challenge context for a TLS-ALPN-01 validation of `server_name`, or null (none pending). */
-SSL_CTX* AskChallenge(Connection* c, const std::string& server_name);
+/** Asks for the challenge context of the validation in c->asking; records it there. */
+void EmitChallenge(Connection* c);
 
 /** The message Node gives a failed system call: "connect ECONNREFUSED 127.0.0.1:9". */
 std::string SyscallError(const char* syscall, int err, const std::string& what);

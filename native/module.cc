@@ -164,6 +164,13 @@ napi_value Pipe(napi_env env, napi_callback_info info) {
   return JsBool(env, true);
 }
 
+/** verdict(id, verdict): the answer to verify() given later (0 admits, else the alert that refuses). */
+napi_value Verdict(napi_env env, napi_callback_info info) {
+  Args<2> a(env, info);
+  Connection* c = a.connection();
+  return JsBool(env, c != nullptr && Answer(c, ToInt(env, a.argv[1])));
+}
+
 /** close(id): ends a connection at once (denied, drained, re-authorized away); `end` reports it. */
 napi_value Close(napi_env env, napi_callback_info info) {
   Args<1> a(env, info);
@@ -206,14 +213,16 @@ napi_ref Callback(napi_env env, napi_value callbacks, const char* name, bool req
   return ref;
 }
 
-/** createEngine({ accept, handshake, piping, end, acceptError, challenge? }): one per thread. */
+/** createEngine({ accept, verify, handshake, piping, end, acceptError, challenge? }): one per thread. */
 napi_value CreateEngine(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value callbacks;
   napi_get_cb_info(env, info, &argc, &callbacks, nullptr, nullptr);
+  if (!PrepareQuestions()) return Throw(env, "this OpenSSL cannot run async jobs, which the data plane needs to decide on a peer inside the TLS handshake");
   auto* e = new Engine();
   e->env = env;
   e->on_accept = Callback(env, callbacks, "accept", true);
+  e->on_verify = Callback(env, callbacks, "verify", true);
   e->on_handshake = Callback(env, callbacks, "handshake", true);
   e->on_piping = Callback(env, callbacks, "piping", true);
   e->on_end = Callback(env, callbacks, "end", true);
@@ -245,6 +254,7 @@ napi_value CreateEngine(napi_env env, napi_callback_info info) {
       {"setContext", nullptr, SetContext, nullptr, nullptr, nullptr, napi_default, e},
       {"connectPlain", nullptr, ConnectPlain, nullptr, nullptr, nullptr, napi_default, e},
       {"connectTls", nullptr, ConnectTls, nullptr, nullptr, nullptr, napi_default, e},
+      {"verdict", nullptr, Verdict, nullptr, nullptr, nullptr, napi_default, e},
       {"pipe", nullptr, Pipe, nullptr, nullptr, nullptr, napi_default, e},
       {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_default, e},
   };

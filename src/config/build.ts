@@ -224,8 +224,8 @@ function tlsSettings(f: Flags, role: TlsSettings['role'], clientAuth: ClientAuth
   }
   const max = f.str('max-tls-version').toUpperCase();
   if (max !== '' && max !== 'TLS1.2' && max !== 'TLS1.3') throw new StartupError(`invalid max TLS version: unsupported TLS version: ${f.str('max-tls-version')}`);
-  // --disable-authentication asks for no certificate; pins accept one that does not chain (spec §2.4).
-  const clientCertificates = role === 'client' || clientAuth.kind === 'none' ? 'none' : clientAuth.kind === 'pins' ? 'request' : 'require';
+  // --disable-authentication asks for no certificate; pins require one that need not chain (spec §2.7).
+  const clientCertificates = role === 'client' || clientAuth.kind === 'none' ? 'none' : 'require';
   return { maxVersion: max === 'TLS1.2' ? 'TLSv1.2' : 'TLSv1.3', ciphers: lists.join(':'), omitCaNames: clientAuth.kind === 'pins', role, clientCertificates };
 }
 

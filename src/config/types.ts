@@ -78,7 +78,7 @@ export interface TlsSettings {
   /** Which end of TLS the tunnel is: the server (server mode) or the client (client mode). */
   readonly role: 'server' | 'client';
   /** Server role: whether clients are asked for a certificate, and whether one is required. */
-  readonly clientCertificates: 'none' | 'request' | 'require';
+  readonly clientCertificates: 'none' | 'require';
 }
 
 /** Beyond Ghostunnel: reload when the credential files change (--auto-reload, --auto-reload-interval). */

@@ -51,8 +51,6 @@ function nodeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnc
   });
 }
 
-const VERIFY = { none: 0, request: 1, require: 2 } as const;
-
 /**
  * The data plane's context for the same identity, trust and settings (src/engine/native.ts): the
  * one every tunnel connection uses. The Node.js context beside it serves the status port and the
@@ -67,7 +65,7 @@ function nativeContext(identity: ContextIdentity | undefined, trust: Pick<TrustA
     ...(key === undefined ? {} : key.kind === 'pem' ? { key: key.pem } : { engine: key.engine, keyUri: key.uri }),
     cas: trust.pems,
     caNames: settings.role === 'server' && !settings.omitCaNames,
-    verify: VERIFY[settings.clientCertificates],
+    requireCertificate: settings.clientCertificates === 'require',
     minVersion: 0x0303,
     maxVersion: settings.maxVersion === 'TLSv1.2' ? 0x0303 : 0x0304,
     ciphers: settings.ciphers,

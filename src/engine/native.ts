@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { StartupError } from '../cli/errors.ts';
+import type { EndKind, Engine, Verdict } from './engine.ts';
 
 /** What a native TLS context is built from (native/context.cc). */
 export interface ContextDescription {
@@ -18,8 +19,8 @@ export interface ContextDescription {
   readonly cas: readonly string[];
   /** Name them in the CertificateRequest (server). */
   readonly caNames: boolean;
-  /** Server: 0 no client certificate, 1 request one, 2 require one. */
-  readonly verify?: 0 | 1 | 2;
+  /** Server: ask for a client certificate and refuse a client without one. */
+  readonly requireCertificate?: boolean;
   /** 0x0303 TLS 1.2, 0x0304 TLS 1.3. */
   readonly minVersion: number;
   readonly maxVersion: number;
@@ -41,18 +42,16 @@ export interface NativeContext {
   readonly nativeContext: never;
 }
 
-/** How a connection ended (native/engine.h, enum End). */
-export const End = { closed: 0, tls: 1, eof: 2, timeout: 3, dial: 4, aborted: 5 } as const;
-export type EndKind = (typeof End)[keyof typeof End];
-
 /** Listener modes: TLS on the accepted side (server), or plain (client). */
 export const ListenMode = { server: 0, client: 1 } as const;
 
 export interface EngineCallbacks {
   /** A connection was accepted; returns --connect-timeout in ms (0: none). */
   accept(id: number, listener: number, remote: string, remotePort: number, local: string, localPort: number): number;
-  /** The TLS handshake finished; the peer's certificate (DER) and OpenSSL's verdict on its chain. */
-  handshake(id: number, verifyCode: string | null, verifyText: string | null, peerDer: Buffer | null, version: string, serverName: string | null, alpn: string | null, resumed: boolean, challenge: boolean): void;
+  /** During the handshake: the peer's leaf (DER) and OpenSSL's verdict on its chain; the verdict now, or undefined for verdict() later. */
+  verify(id: number, verifyCode: string | null, verifyText: string | null, peerDer: Buffer, resumed: boolean): Verdict | undefined;
+  /** The TLS handshake finished. */
+  handshake(id: number, version: string, serverName: string | null, alpn: string | null, resumed: boolean, challenge: boolean): void;
   /** Bytes started to flow. */
   piping(id: number): void;
   /** The connection is gone; byte counts are plaintext, forwarded = accepted → dialed. */
@@ -63,21 +62,11 @@ export interface EngineCallbacks {
   challenge?(id: number, serverName: string): NativeContext | null;
 }
 
-export interface NativeEngine {
+export interface NativeEngine extends Engine {
   /** Accepts on `fd`, which the engine owns from now on; returns the listener id. */
   listen(fd: number, mode: (typeof ListenMode)[keyof typeof ListenMode]): number;
   /** Stops accepting and closes the listener's descriptor (queued connections stay in the backlog). */
   unlisten(listener: number): void;
-  /** The context of server connections accepted from now on. */
-  setContext(context: NativeContext): void;
-  /** Server mode: dial the target (IP addresses in turn, or `unixPath`), write `header`, pipe. */
-  connectPlain(id: number, hosts: readonly string[], port: number, unixPath: string, header: Buffer | null, closeMs: number, lifetimeMs: number): boolean;
-  /** Client mode: dial the target (or adopt `adoptedFd`, connected through a proxy) and run the TLS handshake. */
-  connectTls(id: number, hosts: readonly string[], port: number, adoptedFd: number, context: NativeContext, serverName: string, noFin: boolean): boolean;
-  /** Client mode: start piping once the target passed verification. */
-  pipe(id: number, closeMs: number, lifetimeMs: number): boolean;
-  /** Ends a connection now; `end` reports it. */
-  close(id: number): boolean;
 }
 
 interface Addon {

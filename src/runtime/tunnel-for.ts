@@ -1,5 +1,5 @@
 import type { TlsAlpnChallenges } from '../credentials/acme/tls-alpn-challenges.ts';
-import type { ConnectionHandler } from '../engine/data-plane.ts';
+import type { ConnectionHandler } from '../engine/engine.ts';
 import type { Log } from '../log/logger.ts';
 import { ClientTunnel } from '../tunnel/client-tunnel.ts';
 import type { TunnelEvents } from '../tunnel/events.ts';

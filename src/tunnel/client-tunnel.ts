@@ -2,16 +2,14 @@ import { performance } from 'node:perf_hooks';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { AccessPolicy } from '../auth/access-policy.ts';
 import { identityFromDer, type PeerIdentity } from '../auth/peer.ts';
-import type { AcceptedPeer, ConnectionEnd, ConnectionHandler, HandshakeInfo } from '../engine/data-plane.ts';
-import { End, type NativeEngine } from '../engine/native.ts';
+import { ADMIT, Alert, End, type AcceptedPeer, type ConnectionEnd, type ConnectionHandler, type Engine, type PresentedCertificate, type Verdict } from '../engine/engine.ts';
 import type { Log } from '../log/logger.ts';
 import { withDialAddresses } from '../net/resolve.ts';
-import { ConnectionTable, type TunnelConnection } from './connection-table.ts';
+import { ConnectionTable, DENIED, type TunnelConnection } from './connection-table.ts';
 import type { TunnelEvents } from './events.ts';
 import type { OpenConnections } from './open-connections.ts';
 import { closedPipe } from './piping.ts';
 import type { ClientRuntime, NativeContextCell, RuntimeCell } from './runtime-settings.ts';
-import { DENIED } from './server-tunnel.ts';
 import type { ConnectionTracker } from './tracker.ts';
 
 /** How the target's certificate is checked (spec §2.6). */
@@ -54,10 +52,9 @@ function withCode(message: string, code: string | undefined): string {
 }
 
 /** The chain's verdict, then the name: why the target's certificate fails, or undefined. */
-function verificationFailure(v: ServerVerification, tls: HandshakeInfo, peer: PeerIdentity | undefined): string | undefined {
+function verificationFailure(v: ServerVerification, certificate: PresentedCertificate, peer: PeerIdentity): string | undefined {
   if (!v.chainAndName) return undefined;
-  if (tls.verifyCode !== null) return withCode(tls.verifyText ?? tls.verifyCode, tls.verifyCode);
-  if (peer === undefined) return 'the target sent no certificate';
+  if (certificate.verifyCode !== null) return withCode(certificate.verifyText ?? certificate.verifyCode, certificate.verifyCode);
   if (v.skipName) return undefined;
   const err = checkServerIdentity(v.serverName, peer.names as PeerCertificate) as (Error & { code?: string }) | undefined;
   return err === undefined ? undefined : withCode(err.message, err.code);
@@ -65,8 +62,9 @@ function verificationFailure(v: ServerVerification, tls: HandshakeInfo, peer: Pe
 
 /**
  * Client mode, per connection: the data plane accepts the local connection; this names the target
- * (or connects through the proxy and hands the socket over), checks the target's certificate after
- * the handshake, and accounts for the end. The dial and the handshake share one --connect-timeout;
+ * (or connects through the proxy and hands the socket over), checks the target's certificate during
+ * the handshake (a refusal is a bad_certificate alert, before our certificate or Finished is sent),
+ * and accounts for the end. The dial and the handshake share one --connect-timeout;
  * any failure closes the local connection at once and says why.
  */
 export class ClientTunnel implements ConnectionHandler {
@@ -77,7 +75,7 @@ export class ClientTunnel implements ConnectionHandler {
     this.#deps = deps;
   }
 
-  attach(engine: NativeEngine): void {
+  attach(engine: Engine): void {
     this.#table.attach(engine);
   }
 
@@ -119,28 +117,23 @@ export class ClientTunnel implements ConnectionHandler {
     return settings.timeouts.connectMs;
   }
 
-  handshake(id: number, tls: HandshakeInfo): void {
+  verify(id: number, certificate: PresentedCertificate): Verdict | undefined {
     const c = this.#table.get(id);
-    if (c === undefined || c.failure !== undefined) return;
+    if (c === undefined) return Alert.badCertificate;
     const { verification } = c.settings;
-    const peer = tls.peerDer === null ? undefined : identityFromDer(tls.peerDer);
-    const failed = verificationFailure(verification, tls, peer);
-    if (failed !== undefined) return this.#fail(id, c, `certificate verification failed: ${failed}`, 'verify');
-    const policy = verification.policy;
-    if (policy === undefined) return this.#pipe(id, c, peer);
-    if (peer === undefined) return this.#fail(id, c, DENIED, 'denied');
-    const verdict = policy.allows(peer);
-    if (verdict === true) return this.#pipe(id, c, peer);
-    if (verdict === false) return this.#fail(id, c, DENIED, 'denied', peer.subject);
-    verdict.then(
-      (ok) => (ok ? this.#pipe(id, c, peer) : this.#fail(id, c, DENIED, 'denied', peer.subject)),
-      (err: Error) => this.#fail(id, c, `unauthorized: policy returned error: ${err.message}`, 'denied'),
-    );
+    const peer = identityFromDer(certificate.der);
+    const refuse = (message: string, reason: Failure, subject?: string): Verdict => this.#table.refuse(c, false, { message, reason, ...(subject === undefined ? {} : { subject }) });
+    const failed = verificationFailure(verification, certificate, peer);
+    if (failed !== undefined) return refuse(`certificate verification failed: ${failed}`, 'verify');
+    const admit = (): void => void (c.peer = peer);
+    if (verification.policy === undefined) return (admit(), ADMIT);
+    return this.#table.judge(id, c, verification.policy.allows(peer), admit, (message) => refuse(message, 'denied', message === DENIED ? peer.subject : undefined));
   }
 
-  #pipe(id: number, c: ClientConnection, peer: PeerIdentity | undefined): void {
-    if (!this.#table.live(id, c)) return;
-    c.peer = peer;
+  handshake(id: number): void {
+    const c = this.#table.get(id);
+    if (c === undefined || c.failure !== undefined) return;
+    const { peer } = c;
     c.route = `${c.from} [no tls] <-> ${c.settings.targetText} ${peer ? `[${peer.subject}]` : '[no cert]'}`;
     const { timeouts } = c.settings;
     this.#table.engine.pipe(id, timeouts.closeMs, timeouts.maxLifetimeMs);

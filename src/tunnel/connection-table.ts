@@ -1,5 +1,7 @@
-import type { NativeEngine } from '../engine/native.ts';
+import { ADMIT, Alert, type Engine, type Verdict } from '../engine/engine.ts';
 import { openedPipe, type PipeAccount, type PipingDeps } from './piping.ts';
+
+export const DENIED = 'unauthorized: invalid principal, or principal not allowed';
 
 /** A connection as a tunnel keeps it between the data plane's reports. */
 export interface TunnelConnection extends PipeAccount {
@@ -13,14 +15,14 @@ export interface TunnelConnection extends PipeAccount {
  */
 export class ConnectionTable<C extends TunnelConnection> {
   readonly #open = new Map<number, C>();
-  #engine: NativeEngine | undefined;
+  #engine: Engine | undefined;
 
   /** The data plane the tunnel instructs (set once, before its listener accepts). */
-  attach(engine: NativeEngine): void {
+  attach(engine: Engine): void {
     this.#engine = engine;
   }
 
-  get engine(): NativeEngine {
+  get engine(): Engine {
     return this.#engine!;
   }
 
@@ -34,7 +36,7 @@ export class ConnectionTable<C extends TunnelConnection> {
 
   /** Still open, and not given up on: a late answer (a policy verdict, a name lookup) may act on it. */
   live(id: number, c: C): boolean {
-    return c.failure === undefined && this.#open.has(id);
+    return c.failure === undefined && this.#open.get(id) === c;
   }
 
   /** Gives up on a connection that is not piping yet; the end report does the accounting. */
@@ -42,6 +44,29 @@ export class ConnectionTable<C extends TunnelConnection> {
     if (!this.live(id, c)) return;
     c.failure = failure;
     this.engine.close(id);
+  }
+
+  /**
+   * Refuses a certificate inside the handshake: the alert ends it, and `failure` is what its end
+   * report logs. A refused resumption is no failure: the full handshake that follows is decided anew.
+   */
+  refuse(c: C, resumed: boolean, failure: NonNullable<C['failure']>, alert: Alert = Alert.badCertificate): Verdict {
+    if (!resumed) c.failure = failure;
+    return alert;
+  }
+
+  /**
+   * An access policy's answer, for a certificate being verified: the verdict now, or undefined
+   * when the policy answers later (OPA), in which case the engine is given it then.
+   */
+  judge(id: number, c: C, answer: boolean | Promise<boolean>, admit: () => void, refuse: (message: string) => Verdict): Verdict | undefined {
+    const settle = (ok: boolean): Verdict => (ok ? (admit(), ADMIT) : refuse(DENIED));
+    if (typeof answer === 'boolean') return settle(answer);
+    answer.then(
+      (ok) => this.live(id, c) && this.engine.verdict(id, settle(ok)),
+      (err: Error) => this.live(id, c) && this.engine.verdict(id, refuse(`unauthorized: policy returned error: ${err.message}`)),
+    );
+    return undefined;
   }
 
   /** The data plane reports bytes flowing. */

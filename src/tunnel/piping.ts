@@ -1,5 +1,5 @@
 import type { PeerIdentity } from '../auth/peer.ts';
-import type { ConnectionEnd } from '../engine/data-plane.ts';
+import type { ConnectionEnd } from '../engine/engine.ts';
 import type { Log } from '../log/logger.ts';
 import type { TunnelEvents } from './events.ts';
 import { formatBytes } from './format.ts';

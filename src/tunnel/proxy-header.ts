@@ -1,6 +1,6 @@
 import type { PeerIdentity } from '../auth/peer.ts';
 import type { ProxyProtocolMode } from '../config/types.ts';
-import type { AcceptedPeer, HandshakeInfo } from '../engine/data-plane.ts';
+import type { AcceptedPeer, HandshakeInfo } from '../engine/engine.ts';
 import { proxyV2Header, PP2_TYPE_ALPN, PP2_TYPE_AUTHORITY, sslTlv, tlv, type ProxyEndpoints, type Tlv } from '../net/proxy-protocol.ts';
 
 /** "TLSv1.3" → "TLS 1.3", the names Go's tls.VersionName gives. */
@@ -21,10 +21,10 @@ function tlsTlvs(mode: ProxyProtocolMode, tls: HandshakeInfo, peer: PeerIdentity
   const out: Tlv[] = [];
   if (tls.alpn !== null) out.push(tlv(PP2_TYPE_ALPN, tls.alpn));
   if (tls.serverName !== null && tls.serverName !== '') out.push(tlv(PP2_TYPE_AUTHORITY, tls.serverName));
-  const der = mode === 'tls-full' ? tls.peerDer : null;
-  // The common name as the access check read it: the certificate is not parsed again.
-  const cn = der === null ? undefined : peer?.cn || undefined;
-  out.push(sslTlv({ version: versionName(tls.version), clientCert: der ?? undefined, commonName: cn }));
+  // The certificate and common name as the access check read them: nothing is parsed again.
+  const der = mode === 'tls-full' ? peer?.x509.raw : undefined;
+  const cn = der === undefined ? undefined : peer?.cn || undefined;
+  out.push(sslTlv({ version: versionName(tls.version), clientCert: der, commonName: cn }));
   return out;
 }
 

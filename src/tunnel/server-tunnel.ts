@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import { identityFromDer, type PeerIdentity } from '../auth/peer.ts';
+import { identityFromDer } from '../auth/peer.ts';
 import type { TlsAlpnChallenges } from '../credentials/acme/tls-alpn-challenges.ts';
-import type { AcceptedPeer, ConnectionEnd, ConnectionHandler, HandshakeInfo } from '../engine/data-plane.ts';
-import { End, type NativeContext, type NativeEngine } from '../engine/native.ts';
+import { ADMIT, Alert, End, type AcceptedPeer, type ConnectionEnd, type ConnectionHandler, type Engine, type HandshakeInfo, type PresentedCertificate, type Verdict } from '../engine/engine.ts';
+import type { NativeContext } from '../engine/native.ts';
 import type { Log } from '../log/logger.ts';
 import type { Listener } from '../net/listener.ts';
 import { withDialAddresses } from '../net/resolve.ts';
-import { ConnectionTable, type TunnelConnection } from './connection-table.ts';
+import { ConnectionTable, DENIED, type TunnelConnection } from './connection-table.ts';
 import type { TunnelEvents } from './events.ts';
 import type { OpenConnections } from './open-connections.ts';
 import { closedPipe } from './piping.ts';
@@ -27,8 +27,6 @@ export interface ServerTunnelDeps {
   readonly challenges?: TlsAlpnChallenges;
 }
 
-export const DENIED = 'unauthorized: invalid principal, or principal not allowed';
-
 type Failure = 'tls' | 'verify' | 'denied' | 'timeout' | 'dial';
 
 /** One connection as this side sees it; the bytes are the data plane's. */
@@ -42,10 +40,19 @@ interface ServerConnection extends TunnelConnection {
   challenge: boolean;
 }
 
+/** Verification codes of a chain that leads to no trusted root (Go: x509.UnknownAuthorityError). */
+const UNKNOWN_AUTHORITY = new Set(['UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN']);
+
+/** The alert for a client chain that failed, as Go's server sends it. */
+function chainAlert(code: string): Alert {
+  if (UNKNOWN_AUTHORITY.has(code)) return Alert.unknownCa;
+  return code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID' ? Alert.certificateExpired : Alert.badCertificate;
+}
+
 /**
  * Server mode, per connection: the data plane accepts and runs the TLS handshake with the context
- * current at accept time; this decides (chain verdict, access rules), names the target, and
- * accounts for the end. --connect-timeout covers handshake, decision and dial.
+ * current at accept time; this decides during the handshake (chain verdict, access rules), names
+ * the target, and accounts for the end. --connect-timeout covers handshake, decision and dial.
  */
 export class ServerTunnel implements ConnectionHandler {
   readonly #deps: ServerTunnelDeps;
@@ -56,7 +63,7 @@ export class ServerTunnel implements ConnectionHandler {
     this.#deps = deps;
   }
 
-  attach(engine: NativeEngine): void {
+  attach(engine: Engine): void {
     this.#table.attach(engine);
   }
 
@@ -102,6 +109,18 @@ export class ServerTunnel implements ConnectionHandler {
     return context ?? null;
   }
 
+  verify(id: number, certificate: PresentedCertificate): Verdict | undefined {
+    const c = this.#table.get(id);
+    if (c === undefined) return Alert.badCertificate;
+    const { policy, verifyChain } = c.settings;
+    if (policy === undefined) return ADMIT;
+    const { verifyCode, resumed } = certificate;
+    const refuse = (message: string, reason: Failure, alert?: Alert): Verdict => this.#table.refuse(c, resumed, { message, reason }, alert);
+    if (verifyChain && verifyCode !== null) return refuse(`certificate verification failed: ${verifyCode}`, 'verify', chainAlert(verifyCode));
+    const peer = identityFromDer(certificate.der);
+    return this.#table.judge(id, c, policy.allows(peer), () => (c.peer = peer), (message) => refuse(message, 'denied'));
+  }
+
   handshake(id: number, tls: HandshakeInfo): void {
     const c = this.#table.get(id);
     if (c === undefined || c.failure !== undefined) return;
@@ -113,24 +132,13 @@ export class ServerTunnel implements ConnectionHandler {
       return;
     }
     this.#deps.events.handshakeDone(performance.now() - c.started);
-    const { policy, verifyChain } = c.settings;
-    if (policy === undefined) return this.#dial(id, c, tls, undefined);
-    if (verifyChain && tls.verifyCode !== null) return this.#fail(id, c, `certificate verification failed: ${tls.verifyCode}`, 'verify');
-    const peer = tls.peerDer === null ? undefined : identityFromDer(tls.peerDer);
-    if (peer === undefined) return this.#fail(id, c, DENIED, 'denied');
-    const verdict = policy.allows(peer);
-    if (verdict === true) return this.#dial(id, c, tls, peer);
-    if (verdict === false) return this.#fail(id, c, DENIED, 'denied');
-    verdict.then(
-      (ok) => (ok ? this.#dial(id, c, tls, peer) : this.#fail(id, c, DENIED, 'denied')),
-      (err: Error) => this.#fail(id, c, `unauthorized: policy returned error: ${err.message}`, 'denied'),
-    );
+    // Fails closed: with access rules, only a peer admitted during the handshake is dialed.
+    if (c.settings.policy !== undefined && c.peer === undefined) return this.#fail(id, c, DENIED, 'denied');
+    this.#dial(id, c, tls);
   }
 
-  #dial(id: number, c: ServerConnection, tls: HandshakeInfo, peer: PeerIdentity | undefined): void {
-    if (!this.#table.live(id, c)) return;
-    const { settings } = c;
-    c.peer = peer;
+  #dial(id: number, c: ServerConnection, tls: HandshakeInfo): void {
+    const { settings, peer } = c;
     c.route = `${c.from} ${peer ? `[${peer.subject}]` : '[no cert]'} <-> ${settings.targetText} [no tls]`;
     let header: Buffer | null = null;
     if (settings.proxyProtocol !== undefined) {

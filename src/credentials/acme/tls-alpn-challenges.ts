@@ -19,7 +19,6 @@ export class TlsAlpnChallenges {
       key: keyPem,
       cas: [],
       caNames: false,
-      verify: 0,
       minVersion: 0x0303,
       maxVersion: 0x0304,
       ciphers: '',
