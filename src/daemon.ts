@@ -100,6 +100,8 @@ export class Daemon {
     this.reloader = new Reloader(store, log, {
       configuration: this.#configuration,
       replicate: async (candidate, settings) => this.#pool?.installCredentials(contextMaterial(candidate, settings?.tls ?? this.config.tls)),
+      // One OPA policy serves every loop (the workers ask this thread): in force everywhere once published here.
+      reloadPolicies: async () => this.#generation.opa?.reload(),
     });
     this.#notifier = new ServiceNotifier(log);
     this.#events = events;
@@ -272,10 +274,7 @@ export class Daemon {
     }
     this.#notifier.reloading(this.#statusLine('reloading'));
     try {
-      const outcome = await this.reloader.reload(trigger);
-      // Ghostunnel reloads the OPA policy with the credentials, after them; a broken one is logged and kept.
-      await this.#generation.opa?.reload();
-      return outcome;
+      return await this.reloader.reload(trigger);
     } finally {
       if (!this.#stopping()) this.#notifier.ready(this.#statusLine('listening'));
     }
