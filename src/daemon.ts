@@ -63,6 +63,8 @@ export class Daemon {
   readonly connections = new OpenConnections();
   /** Every listening socket (tunnel, status): drained together, handed over together. */
   readonly listeners: Listener[] = [];
+  /** Sockets registered before the tunnel listens, to start once it does. */
+  readonly #waiting: Array<{ listener: Listener; started: (() => void) | undefined }> = [];
   #phase: Phase = 'initializing';
   readonly #notifier: ServiceNotifier;
   readonly #events: TunnelEvents;
@@ -242,7 +244,9 @@ export class Daemon {
       },
     });
     this.#limitConnections(listener);
-    this.addListener(listener);
+    this.listeners.push(listener);
+    if (this.#stopping()) listener.close();
+    else listener.start();
     await this.#startWorkers(listener);
     await this.#startCertificateService(listener.address);
     if (this.#stopping()) return this.#exit;
@@ -254,6 +258,8 @@ export class Daemon {
       ...(from === undefined ? {} : { taken_over_from: from }),
     });
     this.#phase = 'listening';
+    // The status port opens only now: whoever waits for it finds the tunnel accepting.
+    for (const { listener: waiting, started } of this.#waiting.splice(0)) this.#startListener(waiting, started);
     this.#startTimer();
     this.#markListening();
     reportReadyToPredecessor();
@@ -301,11 +307,21 @@ export class Daemon {
     }
   }
 
-  /** Registers a listening socket (the status server's too) and starts accepting on it. */
-  addListener(listener: Listener): void {
+  /**
+   * Registers a socket beside the tunnel's (the status port), drained and handed over with it. It
+   * starts accepting once the tunnel does, with its credentials loaded (at once if it does
+   * already); `started` is called then.
+   */
+  addListener(listener: Listener, started?: () => void): void {
     this.listeners.push(listener);
     if (this.#phase === 'stopping') listener.close();
-    else listener.start();
+    else if (this.#phase === 'listening') this.#startListener(listener, started);
+    else this.#waiting.push({ listener, started });
+  }
+
+  #startListener(listener: Listener, started: (() => void) | undefined): void {
+    listener.start();
+    started?.();
   }
 
   /**

@@ -1,6 +1,6 @@
 import { unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { closeDescriptor, dupDescriptor } from '../sys/libc.ts';
+import { closeDescriptor, dupDescriptor, listenOn } from '../sys/libc.ts';
 
 /** Why accepting is paused; accepting resumes when no reason is left. */
 export type PauseReason = 'full' | 'backoff';
@@ -27,6 +27,8 @@ export interface BoundSocket {
   readonly ownedPath: string | undefined;
   /** The LISTEN_FDNAMES name under which a hand-off passes it on. */
   readonly name: string;
+  /** False for a socket bound to listen only once the listener starts (ListenOptions.bindOnly). */
+  readonly listening: boolean;
 }
 
 const SOCKET_OPTIONS = { allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: 15_000 } as const;
@@ -57,12 +59,14 @@ export class Listener {
   #backoffMs = 0;
   #backoffTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #listening: boolean;
 
   constructor(socket: BoundSocket, options: ListenerOptions) {
     this.fd = socket.fd;
     this.address = socket.address;
     this.ownedPath = socket.ownedPath;
     this.name = socket.name;
+    this.#listening = socket.listening;
     this.#options = options;
   }
 
@@ -71,8 +75,12 @@ export class Listener {
     return this.#stop !== undefined;
   }
 
-  /** Starts accepting (unless a pause is in force). */
+  /** Starts accepting (unless a pause is in force); a socket bound only starts listening now. Throws when it cannot. */
   start(): void {
+    if (!this.#listening && !this.#closed) {
+      listenOn(this.fd, BACKLOG);
+      this.#listening = true;
+    }
     this.#update();
   }
 

@@ -22,7 +22,8 @@ export interface ObservedDaemon extends StatusSource {
   readonly log: Log;
   readonly tracker: { readonly open: number };
   readonly reloader: StatusSource['reloader'] & { onOutcome(observer: (outcome: ReloadOutcome) => void): void };
-  addListener(listener: Listener): void;
+  /** Registers the status port's socket: it starts accepting once the tunnel does, then calls `started`. */
+  addListener(listener: Listener, started: () => void): void;
   shutdown(why: string): void;
   /** Follows --config reloads (the metrics settings). */
   follow(follower: ConfigFollower): void;
@@ -55,7 +56,8 @@ function certificatesOf(config: Config, current: () => Credentials): () => reado
 
 /**
  * Starts the metrics sinks and binds the status port, before the tunnel's listener (so a status
- * port that cannot be bound stops the start with nothing else bound). Returns the status address.
+ * port that cannot be bound stops the start with nothing else bound); it listens and accepts only
+ * once the tunnel does. Returns the status address.
  */
 export async function startStatusAndMetrics(daemon: ObservedDaemon, options: ObservabilityOptions): Promise<string | undefined> {
   const { config, log } = daemon;
@@ -85,7 +87,7 @@ export async function startStatusAndMetrics(daemon: ObservedDaemon, options: Obs
     routes,
     context,
     connectMs: config.timeouts.connectMs,
-    adopt: (listener) => daemon.addListener(listener),
+    adopt: (listener, started) => daemon.addListener(listener, started),
     stopping: () => daemon.phase === 'stopping',
     log,
   });

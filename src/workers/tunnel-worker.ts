@@ -74,7 +74,7 @@ const events = batchingEvents((batch) => send({ kind: 'events', batch }));
 const serving = tunnelFor(generation, { store, connections, log, tracker, events });
 const plane = new DataPlane(serving.tunnel);
 const listener = new Listener(
-  { fd: init.socket.fd, address: init.socket.address, ownedPath: undefined, name: init.socket.name },
+  { fd: init.socket.fd, address: init.socket.address, ownedPath: undefined, name: init.socket.name, listening: true },
   {
     acceptor: plane.acceptor(serving.mode),
     onAcceptError: (err, retryMs) => {
