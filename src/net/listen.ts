@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { StartupError } from '../cli/errors.ts';
 import { bindTcp, bindUnixStream, closeDescriptor, dupDescriptor, listenOn, unixSocketPath } from '../sys/libc.ts';
 import type { Address } from './address.ts';
+import { errnoText } from './go-errors.ts';
 import { handedOverSocket, HANDOFF_NAMES, systemdSocket, type ListenerRole } from './inherited-sockets.ts';
 import { BACKLOG, Listener, type BoundSocket, type ListenerOptions } from './listener.ts';
 
@@ -89,9 +90,14 @@ async function adopt(inherited: number): Promise<{ fd: number; address: string }
   return { fd, address };
 }
 
-function bound(server: Server, options: Parameters<Server['listen']>[0], what: string): Promise<Server> {
+/** Listens; a failure is worded as Go's ("listen tcp 127.0.0.1:8443: bind: address already in use"). */
+function bound(server: Server, options: Parameters<Server['listen']>[0] & { host?: string; port?: number }, what: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(new StartupError(`unable to listen on ${what}: ${err.message}`)));
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const text = err.code === undefined || options.port === undefined ? undefined : errnoText(err.code);
+      const host = options.host?.includes(':') ? `[${options.host}]` : options.host;
+      reject(new StartupError(`unable to listen on ${what}: ${text === undefined ? err.message : `listen tcp ${host}:${options.port}: bind: ${text}`}`));
+    });
     server.listen(options, () => resolve(server));
   });
 }

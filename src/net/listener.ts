@@ -1,6 +1,7 @@
 import { unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { closeDescriptor, dupDescriptor, listenOn } from '../sys/libc.ts';
+import { goAcceptError } from './go-errors.ts';
 
 /** Why accepting is paused; accepting resumes when no reason is left. */
 export type PauseReason = 'full' | 'backoff';
@@ -13,7 +14,7 @@ export interface Acceptor {
 
 export interface ListenerOptions {
   readonly acceptor: Acceptor;
-  /** accept() failed (EMFILE and the like); accepting backs off, then resumes. */
+  /** accept() failed (EMFILE and the like, in Go's words); accepting backs off, then resumes. */
   readonly onAcceptError?: (err: Error, retryInMs: number) => void;
 }
 
@@ -118,9 +119,9 @@ export class Listener {
     this.#backoffMs = 0;
   }
 
-  /** The acceptor's accept() failed: stop, and try again after the back-off. */
-  acceptFailed(err: Error): void {
-    if (this.#stop !== undefined) this.#backOff(err);
+  /** The acceptor's accept() failed (`err.code` "EMFILE", say): stop, and try again after the back-off. */
+  acceptFailed(err: Error & { code?: string }): void {
+    if (this.#stop !== undefined) this.#backOff(goAcceptError(err.code, this.address, err.message));
   }
 
   #update(): void {

@@ -5,6 +5,7 @@ import { identityFromDer, type PeerIdentity } from '../auth/peer.ts';
 import type { AcceptedPeer, ConnectionEnd, ConnectionHandler, HandshakeInfo } from '../engine/data-plane.ts';
 import { End, type NativeEngine } from '../engine/native.ts';
 import type { Log } from '../log/logger.ts';
+import { goDialError } from '../net/go-errors.ts';
 import { withDialAddresses } from '../net/resolve.ts';
 import { ConnectionTable, type TunnelConnection } from './connection-table.ts';
 import type { TunnelEvents } from './events.ts';
@@ -178,7 +179,7 @@ function failureOf(end: ConnectionEnd): { message: string; reason: Failure; subj
     case End.timeout:
       return { message: 'timed out (--connect-timeout)', reason: 'dial' };
     case End.dial:
-      return { message: end.message ?? 'dial failed', reason: 'dial' };
+      return { message: goDialError(end.message ?? 'dial failed'), reason: 'dial' };
     case End.eof:
       return end.message === 'accepted'
         ? { message: 'local connection closed before the target was reached', reason: 'dial' }

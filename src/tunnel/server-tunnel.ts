@@ -5,6 +5,7 @@ import type { AcceptedPeer, ConnectionEnd, ConnectionHandler, HandshakeInfo } fr
 import { End, type NativeContext, type NativeEngine } from '../engine/native.ts';
 import type { Log } from '../log/logger.ts';
 import type { Listener } from '../net/listener.ts';
+import { goDialError } from '../net/go-errors.ts';
 import { withDialAddresses } from '../net/resolve.ts';
 import { ConnectionTable, type TunnelConnection } from './connection-table.ts';
 import type { TunnelEvents } from './events.ts';
@@ -179,7 +180,7 @@ export class ServerTunnel implements ConnectionHandler {
       case End.timeout:
         return { message: 'timed out (--connect-timeout)', reason: 'timeout' };
       case End.dial:
-        return { message: `error on dial: ${end.message}`, reason: 'dial' };
+        return { message: `error on dial: ${goDialError(end.message ?? 'dial failed')}`, reason: 'dial' };
       case End.eof:
         return { message: c.handshaken ? 'connection closed during handshake' : 'client closed the connection during the handshake', reason: 'tls' };
       default:
