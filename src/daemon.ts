@@ -22,6 +22,7 @@ import { ConfigurationReload, type ConfigChange } from './runtime/configuration-
 import { checkTargetResolves, firstGeneration, type Generation } from './runtime/generation.ts';
 import { logReauthorized, reauthorize, type Reauthorized } from './runtime/reauthorize.ts';
 import { tunnelFor, type ServingTunnel } from './runtime/tunnel-for.ts';
+import { unitsOfWork, type LoopUnits } from './runtime/units-of-work.ts';
 import { NO_EVENTS, type TunnelEvents } from './tunnel/events.ts';
 import { OpenConnections } from './tunnel/open-connections.ts';
 import { ConnectionTracker } from './tunnel/tracker.ts';
@@ -359,6 +360,12 @@ export class Daemon {
     // One OPA policy for all loops, this thread's: it reloads once, and its evaluator threads are not multiplied.
     const authorize = (der: Uint8Array): Promise<boolean> => this.#generation.opa?.decide(der) ?? Promise.resolve(false);
     this.#pool = await WorkerPool.start({ count, args: this.#generation.args, material, listener, log: this.log, events: this.#events, tracker: this.tracker, authorize });
+  }
+
+  /** Every event loop's units of work, this thread's first; with --workers each worker reports its own. */
+  async unitsOfWork(): Promise<readonly LoopUnits[]> {
+    const here = unitsOfWork(this.#serving.tunnel.census());
+    return [here, ...((await this.#pool?.unitsOfWork()) ?? [])];
   }
 
   /** A method, not a field read, so that TypeScript does not carry a narrowing across an await. */

@@ -5,6 +5,7 @@ import type { Credentials } from '../credentials/store.ts';
 import type { Log } from '../log/logger.ts';
 import type { Listener } from '../net/listener.ts';
 import type { ReloadOutcome } from '../reload/reloader.ts';
+import type { LoopUnits } from '../runtime/units-of-work.ts';
 import { backendCheckFor, type BackendCheck } from './backend-check.ts';
 import { activeCertificates, type ActiveCertificate } from './certificates.ts';
 import { diagnosticRoutes } from './diagnostics.ts';
@@ -21,6 +22,8 @@ import type { TunnelMetrics } from './tunnel-metrics.ts';
 export interface ObservedDaemon extends StatusSource {
   readonly log: Log;
   readonly tracker: { readonly open: number };
+  /** Every event loop's units of work, the main thread's first (/debug/pprof/goroutine). */
+  unitsOfWork(): Promise<readonly LoopUnits[]>;
   readonly reloader: StatusSource['reloader'] & { onOutcome(observer: (outcome: ReloadOutcome) => void): void };
   /** Registers the status port's socket: it starts accepting once the tunnel does, then calls `started`. */
   addListener(listener: Listener, started: () => void): void;
@@ -79,7 +82,7 @@ export async function startStatusAndMetrics(daemon: ObservedDaemon, options: Obs
       metrics: view,
       ...(status.enableShutdown ? { shutdown: () => daemon.shutdown('received shutdown request on the status port') } : {}),
     }),
-    ...(status.enablePprof ? diagnosticRoutes(() => daemon.tracker.open) : []),
+    ...(status.enablePprof ? diagnosticRoutes(() => daemon.unitsOfWork()) : []),
     ...(options.routes ?? []),
   ];
   return startStatusServer({

@@ -7,7 +7,7 @@ import type { Log } from '../log/logger.ts';
 import type { Listener } from '../net/listener.ts';
 import { goDialError } from '../net/go-errors.ts';
 import { withDialAddresses } from '../net/resolve.ts';
-import { ConnectionTable, type TunnelConnection } from './connection-table.ts';
+import { ConnectionTable, type ConnectionCensus, type TunnelConnection } from './connection-table.ts';
 import type { TunnelEvents } from './events.ts';
 import type { OpenConnections } from './open-connections.ts';
 import { closedPipe } from './piping.ts';
@@ -59,6 +59,11 @@ export class ServerTunnel implements ConnectionHandler {
 
   attach(engine: NativeEngine): void {
     this.#table.attach(engine);
+  }
+
+  /** Its connections by phase (/debug/pprof/goroutine). */
+  census(): ConnectionCensus {
+    return this.#table.census();
   }
 
   accepted(id: number, peer: AcceptedPeer, listener: Listener): number {
