@@ -22,6 +22,7 @@ import { ConfigurationReload, type ConfigChange } from './runtime/configuration-
 import { checkTargetResolves, firstGeneration, type Generation } from './runtime/generation.ts';
 import { logReauthorized, reauthorize, type Reauthorized } from './runtime/reauthorize.ts';
 import { tunnelFor, type ServingTunnel } from './runtime/tunnel-for.ts';
+import { unitsOfWork, type LoopUnits } from './runtime/units-of-work.ts';
 import { NO_EVENTS, type TunnelEvents } from './tunnel/events.ts';
 import { OpenConnections } from './tunnel/open-connections.ts';
 import { ConnectionTracker } from './tunnel/tracker.ts';
@@ -63,6 +64,8 @@ export class Daemon {
   readonly connections = new OpenConnections();
   /** Every listening socket (tunnel, status): drained together, handed over together. */
   readonly listeners: Listener[] = [];
+  /** Sockets registered before the tunnel listens, to start once it does. */
+  readonly #waiting: Array<{ listener: Listener; started: (() => void) | undefined }> = [];
   #phase: Phase = 'initializing';
   readonly #notifier: ServiceNotifier;
   readonly #events: TunnelEvents;
@@ -100,6 +103,8 @@ export class Daemon {
     this.reloader = new Reloader(store, log, {
       configuration: this.#configuration,
       replicate: async (candidate, settings) => this.#pool?.installCredentials(contextMaterial(candidate, settings?.tls ?? this.config.tls)),
+      // One OPA policy serves every loop (the workers ask this thread): in force everywhere once published here.
+      reloadPolicies: async () => this.#generation.opa?.reload(),
     });
     this.#notifier = new ServiceNotifier(log);
     this.#events = events;
@@ -240,7 +245,9 @@ export class Daemon {
       },
     });
     this.#limitConnections(listener);
-    this.addListener(listener);
+    this.listeners.push(listener);
+    if (this.#stopping()) listener.close();
+    else listener.start();
     await this.#startWorkers(listener);
     await this.#startCertificateService(listener.address);
     if (this.#stopping()) return this.#exit;
@@ -252,6 +259,8 @@ export class Daemon {
       ...(from === undefined ? {} : { taken_over_from: from }),
     });
     this.#phase = 'listening';
+    // The status port opens only now: whoever waits for it finds the tunnel accepting.
+    for (const { listener: waiting, started } of this.#waiting.splice(0)) this.#startListener(waiting, started);
     this.#startTimer();
     this.#markListening();
     reportReadyToPredecessor();
@@ -272,10 +281,7 @@ export class Daemon {
     }
     this.#notifier.reloading(this.#statusLine('reloading'));
     try {
-      const outcome = await this.reloader.reload(trigger);
-      // Ghostunnel reloads the OPA policy with the credentials, after them; a broken one is logged and kept.
-      await this.#generation.opa?.reload();
-      return outcome;
+      return await this.reloader.reload(trigger);
     } finally {
       if (!this.#stopping()) this.#notifier.ready(this.#statusLine('listening'));
     }
@@ -302,11 +308,21 @@ export class Daemon {
     }
   }
 
-  /** Registers a listening socket (the status server's too) and starts accepting on it. */
-  addListener(listener: Listener): void {
+  /**
+   * Registers a socket beside the tunnel's (the status port), drained and handed over with it. It
+   * starts accepting once the tunnel does, with its credentials loaded (at once if it does
+   * already); `started` is called then.
+   */
+  addListener(listener: Listener, started?: () => void): void {
     this.listeners.push(listener);
     if (this.#phase === 'stopping') listener.close();
-    else listener.start();
+    else if (this.#phase === 'listening') this.#startListener(listener, started);
+    else this.#waiting.push({ listener, started });
+  }
+
+  #startListener(listener: Listener, started: (() => void) | undefined): void {
+    listener.start();
+    started?.();
   }
 
   /**
@@ -344,6 +360,12 @@ export class Daemon {
     // One OPA policy for all loops, this thread's: it reloads once, and its evaluator threads are not multiplied.
     const authorize = (der: Uint8Array): Promise<boolean> => this.#generation.opa?.decide(der) ?? Promise.resolve(false);
     this.#pool = await WorkerPool.start({ count, args: this.#generation.args, material, listener, log: this.log, events: this.#events, tracker: this.tracker, authorize });
+  }
+
+  /** Every event loop's units of work, this thread's first; with --workers each worker reports its own. */
+  async unitsOfWork(): Promise<readonly LoopUnits[]> {
+    const here = unitsOfWork(this.#serving.tunnel.census());
+    return [here, ...((await this.#pool?.unitsOfWork()) ?? [])];
   }
 
   /** A method, not a field read, so that TypeScript does not carry a narrowing across an await. */

@@ -113,7 +113,7 @@ export const FLAGS: readonly FlagSpec[] = [
     note: '/_status also reports the last reload\'s outcome (last_reload_ok, last_reload_error, last_successful_reload) and the certificates in use; the metrics add reload, byte, handshake-failure and certificate-expiry series.' },
   { name: 'enable-pprof', kind: 'bool', scopes: G, status: 'implemented',
     help: 'Serve Node.js diagnostics (CPU and heap profiles) on the status port.',
-    note: 'Node.js in place of Go pprof, under /debug/pprof/: profile (CPU, .cpuprofile), heap (sampled live allocations, .heapprofile: sites and sizes, no memory contents) and goroutine (open connections and active event-loop resources).' },
+    note: 'Node.js in place of Go pprof, under /debug/pprof/: profile (CPU, .cpuprofile), heap (sampled live allocations, .heapprofile: sites and sizes, no memory contents) and goroutine (Go\'s "goroutine profile: total N" text, ?debug=1, counting each side of every open connection, the handshakes and dials under way and every event loop\'s active handles and requests; ?debug=2 per event loop).' },
   { name: 'enable-shutdown', kind: 'bool', scopes: G, status: 'implemented',
     help: 'Accept POST /_shutdown on the status port.' },
   { name: 'enable-reload', kind: 'bool', scopes: G, status: 'implemented',

@@ -1,14 +1,21 @@
 import { lookup } from 'node:dns/promises';
 import { createServer, type Server } from 'node:net';
 import { StartupError } from '../cli/errors.ts';
-import { bindUnixStream, closeDescriptor, dupDescriptor, unixSocketPath } from '../sys/libc.ts';
+import { bindTcp, bindUnixStream, closeDescriptor, dupDescriptor, listenOn, unixSocketPath } from '../sys/libc.ts';
 import type { Address } from './address.ts';
+import { errnoText } from './go-errors.ts';
 import { handedOverSocket, HANDOFF_NAMES, systemdSocket, type ListenerRole } from './inherited-sockets.ts';
 import { BACKLOG, Listener, type BoundSocket, type ListenerOptions } from './listener.ts';
 
 export interface ListenOptions extends ListenerOptions {
   /** Which of the daemon's sockets this is: a hand-off passes each on under its role's name. */
   readonly role: ListenerRole;
+  /**
+   * Bind now, listen when the Listener first starts (the status port): an address that cannot be
+   * bound still fails the start before anything listens, and until it serves, connections to a
+   * socket we bind ourselves are refused rather than queued. Inherited sockets listen already.
+   */
+  readonly bindOnly?: boolean;
 }
 
 /**
@@ -22,14 +29,14 @@ export interface ListenOptions extends ListenerOptions {
  *   close unless handed over.
  */
 export async function listen(addr: Address, options: ListenOptions): Promise<Listener> {
-  return new Listener(await bindSocket(addr, options.role), options);
+  return new Listener(await bindSocket(addr, options.role, options.bindOnly === true), options);
 }
 
-async function bindSocket(addr: Address, role: ListenerRole): Promise<BoundSocket> {
+async function bindSocket(addr: Address, role: ListenerRole, bindOnly: boolean): Promise<BoundSocket> {
   switch (addr.kind) {
     case 'systemd': {
       const fd = systemdSocket(addr.name);
-      return { ...(await adopt(fd)), ownedPath: undefined, name: addr.name };
+      return { ...(await adopt(fd)), ownedPath: undefined, name: addr.name, listening: true };
     }
     case 'launchd':
       throw new StartupError(`invalid address ${addr.text}: launchd sockets are only supported on macOS (use systemd:NAME, unix:PATH or HOST:PORT here)`);
@@ -38,20 +45,33 @@ async function bindSocket(addr: Address, role: ListenerRole): Promise<BoundSocke
       const name = HANDOFF_NAMES[role];
       const ownedPath = addr.kind === 'unix' ? addr.path : undefined;
       const inherited = handedOverSocket(role);
-      if (inherited !== undefined) return { ...(await adopt(inherited)), ownedPath, name };
+      if (inherited !== undefined) return { ...(await adopt(inherited)), ownedPath, name, listening: true };
       if (addr.kind === 'unix') {
         try {
-          return { fd: bindUnixStream(addr.path, BACKLOG), address: addr.path, ownedPath, name };
+          const fd = bindUnixStream(addr.path);
+          if (!bindOnly) listenOn(fd, BACKLOG);
+          return { fd, address: addr.path, ownedPath, name, listening: !bindOnly };
         } catch (err) {
           throw new StartupError(`unable to listen on ${addr.text}: ${(err as Error).message}`);
         }
       }
       const host = addr.host === '' ? '0.0.0.0' : await resolveOne(addr.host, addr.text);
+      if (bindOnly) return { ...boundOnly(host, addr.port, addr.text), ownedPath, name, listening: false };
       const server = await bound(createServer(), { host, port: addr.port, reusePort: true, backlog: BACKLOG }, addr.text);
-      const socket = { fd: dupDescriptor(handleFd(server)), address: addressOf(server), ownedPath, name };
+      const socket = { fd: dupDescriptor(handleFd(server)), address: addressOf(server), ownedPath, name, listening: true };
       server.close();
       return socket;
     }
+  }
+}
+
+/** A TCP socket bound (not listening) to `ip`, named as Node names a listening server's address. */
+function boundOnly(ip: string, port: number, text: string): { fd: number; address: string } {
+  try {
+    const bound = bindTcp(ip, port);
+    return { fd: bound.fd, address: ip.includes(':') ? `[${ip}]:${bound.port}` : `${ip}:${bound.port}` };
+  } catch (err) {
+    throw new StartupError(`unable to listen on ${text}: ${(err as Error).message}`);
   }
 }
 
@@ -70,9 +90,14 @@ async function adopt(inherited: number): Promise<{ fd: number; address: string }
   return { fd, address };
 }
 
-function bound(server: Server, options: Parameters<Server['listen']>[0], what: string): Promise<Server> {
+/** Listens; a failure is worded as Go's ("listen tcp 127.0.0.1:8443: bind: address already in use"). */
+function bound(server: Server, options: Parameters<Server['listen']>[0] & { host?: string; port?: number }, what: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(new StartupError(`unable to listen on ${what}: ${err.message}`)));
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const text = err.code === undefined || options.port === undefined ? undefined : errnoText(err.code);
+      const host = options.host?.includes(':') ? `[${options.host}]` : options.host;
+      reject(new StartupError(`unable to listen on ${what}: ${text === undefined ? err.message : `listen tcp ${host}:${options.port}: bind: ${text}`}`));
+    });
     server.listen(options, () => resolve(server));
   });
 }

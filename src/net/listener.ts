@@ -1,6 +1,7 @@
 import { unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { closeDescriptor, dupDescriptor } from '../sys/libc.ts';
+import { closeDescriptor, dupDescriptor, listenOn } from '../sys/libc.ts';
+import { goAcceptError } from './go-errors.ts';
 
 /** Why accepting is paused; accepting resumes when no reason is left. */
 export type PauseReason = 'full' | 'backoff';
@@ -13,7 +14,7 @@ export interface Acceptor {
 
 export interface ListenerOptions {
   readonly acceptor: Acceptor;
-  /** accept() failed (EMFILE and the like); accepting backs off, then resumes. */
+  /** accept() failed (EMFILE and the like, in Go's words); accepting backs off, then resumes. */
   readonly onAcceptError?: (err: Error, retryInMs: number) => void;
 }
 
@@ -27,6 +28,8 @@ export interface BoundSocket {
   readonly ownedPath: string | undefined;
   /** The LISTEN_FDNAMES name under which a hand-off passes it on. */
   readonly name: string;
+  /** False for a socket bound to listen only once the listener starts (ListenOptions.bindOnly). */
+  readonly listening: boolean;
 }
 
 const SOCKET_OPTIONS = { allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: 15_000 } as const;
@@ -57,12 +60,14 @@ export class Listener {
   #backoffMs = 0;
   #backoffTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #listening: boolean;
 
   constructor(socket: BoundSocket, options: ListenerOptions) {
     this.fd = socket.fd;
     this.address = socket.address;
     this.ownedPath = socket.ownedPath;
     this.name = socket.name;
+    this.#listening = socket.listening;
     this.#options = options;
   }
 
@@ -71,8 +76,12 @@ export class Listener {
     return this.#stop !== undefined;
   }
 
-  /** Starts accepting (unless a pause is in force). */
+  /** Starts accepting (unless a pause is in force); a socket bound only starts listening now. Throws when it cannot. */
   start(): void {
+    if (!this.#listening && !this.#closed) {
+      listenOn(this.fd, BACKLOG);
+      this.#listening = true;
+    }
     this.#update();
   }
 
@@ -110,9 +119,9 @@ export class Listener {
     this.#backoffMs = 0;
   }
 
-  /** The acceptor's accept() failed: stop, and try again after the back-off. */
-  acceptFailed(err: Error): void {
-    if (this.#stop !== undefined) this.#backOff(err);
+  /** The acceptor's accept() failed (`err.code` "EMFILE", say): stop, and try again after the back-off. */
+  acceptFailed(err: Error & { code?: string }): void {
+    if (this.#stop !== undefined) this.#backOff(goAcceptError(err.code, this.address, err.message));
   }
 
   #update(): void {
