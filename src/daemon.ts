@@ -239,8 +239,10 @@ export class Daemon {
         this.log.connError(`error accepting connection: ${err.message} (retrying in ${retryMs} ms)`);
       },
     });
+    const validationPort = await this.#validationPort(listener.address);
     this.#limitConnections(listener);
     this.addListener(listener);
+    if (validationPort !== undefined) this.addListener(validationPort);
     await this.#startWorkers(listener);
     await this.#startCertificateService(listener.address);
     if (this.#stopping()) return this.#exit;
@@ -300,6 +302,19 @@ export class Daemon {
       if (err instanceof CredentialError) throw new StartupError(err.message);
       throw err;
     }
+  }
+
+  /**
+   * --auto-acme-alt-tls-alpn-port: a listener that answers TLS-ALPN-01 validations only, bound
+   * before anything accepts; from then on one of `listeners` (closed by the drain, passed on by a
+   * hand-off). undefined without the flag, or when it names the listening port.
+   */
+  async #validationPort(listenAddress: string): Promise<Listener | undefined> {
+    const port = this.config.acme?.altTlsAlpnPort;
+    const challenges = this.#service?.challenges;
+    if (port === undefined || challenges === undefined) return undefined;
+    const { startValidationPort } = await import('./credentials/acme/validation-port.ts');
+    return startValidationPort({ port, listen: this.config.listen, listenAddress, challenges, handshakeMs: this.config.timeouts.connectMs, log: this.log });
   }
 
   /** Registers a listening socket (the status server's too) and starts accepting on it. */
