@@ -21,8 +21,8 @@ function hybridDisabled(godebug: string | undefined): boolean {
 
 /**
  * The key exchange groups of every context, server and client, Node's and the data plane's (both
- * on Node's OpenSSL): the hybrid X25519MLKEM768 first when this OpenSSL has it (3.5 and later,
- * Node.js 24; Node.js 22 has OpenSSL 3.0), the classical groups otherwise. Probed once, by building
+ * on Node's OpenSSL): the hybrid X25519MLKEM768 first when this OpenSSL has it (3.5 and later, as
+ * in Node.js 24), the classical groups otherwise. Probed once, by building
  * a context with the list itself: OpenSSL lists no hybrid among `crypto.getCurves()`.
  */
 export function keyExchangeGroups(env: NodeJS.ProcessEnv = process.env): string {
