@@ -306,8 +306,9 @@ export class Daemon {
 
   /**
    * --auto-acme-alt-tls-alpn-port: a listener that answers TLS-ALPN-01 validations only, bound
-   * before anything accepts; from then on one of `listeners` (closed by the drain, passed on by a
-   * hand-off). undefined without the flag, or when it names the listening port.
+   * before the tunnel accepts (a failed bind ends start-up first); from then on one of `listeners`
+   * (closed by the drain, passed on by a hand-off). undefined without the flag, or when it names
+   * the listening port.
    */
   async #validationPort(listenAddress: string): Promise<Listener | undefined> {
     const port = this.config.acme?.altTlsAlpnPort;
