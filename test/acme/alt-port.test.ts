@@ -187,9 +187,24 @@ describe('--auto-acme-alt-tls-alpn-port against Pebble', () => {
 });
 
 describe('--auto-acme-alt-tls-alpn-port validation', () => {
+  const args = (port: string): string[] => ['server', '--listen', '127.0.0.1:0', '--target', '127.0.0.1:9', '--allow-all', '--auto-acme-cert', FQDN, '--auto-acme-email', 'ops@ghostunnel.test', '--auto-acme-agree-to-tos', '--auto-acme-testca', 'https://127.0.0.1:1/dir', '--auto-acme-alt-tls-alpn-port', port];
+
   it('refuses a port above 65535 before anything binds', async () => {
-    const r = await runToExit(['server', '--listen', '127.0.0.1:0', '--target', '127.0.0.1:9', '--allow-all', '--auto-acme-cert', FQDN, '--auto-acme-email', 'ops@ghostunnel.test', '--auto-acme-agree-to-tos', '--auto-acme-alt-tls-alpn-port', '70000']);
+    const r = await runToExit(args('70000'));
     assert.equal(r.code, 1);
     assert.equal(r.stderr, 'error: invalid --auto-acme-alt-tls-alpn-port 70000: a TCP port is 1 to 65535 (0 or unset: challenges on --listen only)\n');
+  });
+
+  it('ends start-up with exit 1, naming the flag, when another program holds the port', async () => {
+    const holder = createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => holder.once('listening', resolve));
+    const held = (holder.address() as AddressInfo).port;
+    try {
+      const r = await runToExit(args(String(held)), { env: { XDG_DATA_HOME: join(tempDir('gt-acme-alt-held-'), 'data') } });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`^error: --auto-acme-alt-tls-alpn-port ${held}: unable to listen on 127\\.0\\.0\\.1:${held}: .*address already in use`));
+    } finally {
+      holder.close();
+    }
   });
 });
