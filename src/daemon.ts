@@ -244,10 +244,12 @@ export class Daemon {
         this.log.connError(`error accepting connection: ${err.message} (retrying in ${retryMs} ms)`);
       },
     });
+    const validationPort = await this.#validationPort(listener.address);
     this.#limitConnections(listener);
     this.listeners.push(listener);
     if (this.#stopping()) listener.close();
     else listener.start();
+    if (validationPort !== undefined) this.addListener(validationPort);
     await this.#startWorkers(listener);
     await this.#startCertificateService(listener.address);
     if (this.#stopping()) return this.#exit;
@@ -306,6 +308,20 @@ export class Daemon {
       if (err instanceof CredentialError) throw new StartupError(err.message);
       throw err;
     }
+  }
+
+  /**
+   * --auto-acme-alt-tls-alpn-port: a listener that answers TLS-ALPN-01 validations only, bound
+   * before the tunnel accepts (a failed bind ends start-up first); from then on one of `listeners`
+   * (closed by the drain, passed on by a hand-off). undefined without the flag, or when it names
+   * the listening port.
+   */
+  async #validationPort(listenAddress: string): Promise<Listener | undefined> {
+    const port = this.config.acme?.altTlsAlpnPort;
+    const challenges = this.#service?.challenges;
+    if (port === undefined || challenges === undefined) return undefined;
+    const { startValidationPort } = await import('./credentials/acme/validation-port.ts');
+    return startValidationPort({ port, listen: this.config.listen, listenAddress, challenges, handshakeMs: this.config.timeouts.connectMs, log: this.log });
   }
 
   /**

@@ -185,7 +185,7 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'Rego query of --allow-policy, a rule under data, e.g. data.policy.allow (wasm entrypoint policy/allow).' },
   { name: 'auto-acme-cert', kind: 'string', scopes: S, placeholder: 'FQDN', status: 'implemented',
     help: 'Obtain and renew a certificate for FQDN over ACME; TLS-ALPN-01 challenges are answered on the listening port. Account and certificates are kept in $XDG_DATA_HOME/ghostunnel-acme (default ~/.local/share/ghostunnel-acme).',
-    note: 'Challenges are answered on --listen (bound before the first certificate is obtained), not on a separate port; storage is $XDG_DATA_HOME/ghostunnel-acme instead of certmagic\'s folder, so an existing certmagic account and certificate are not reused.' },
+    note: 'Challenges are answered on --listen (bound before the first certificate is obtained), and also on --auto-acme-alt-tls-alpn-port when set; storage is $XDG_DATA_HOME/ghostunnel-acme instead of certmagic\'s folder, so an existing certmagic account and certificate are not reused.' },
   { name: 'auto-acme-email', kind: 'string', scopes: S, placeholder: 'EMAIL', status: 'implemented',
     help: 'ACME account e-mail address.' },
   { name: 'auto-acme-agree-to-tos', kind: 'bool', scopes: S, status: 'implemented',
@@ -196,8 +196,9 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'ACME directory URL used for all ACME traffic (testing).' },
   { name: 'auto-acme-renew-check-interval', kind: 'duration', scopes: S, hidden: true, default: '10m', status: 'implemented',
     help: 'How often to check whether the ACME certificate needs renewal.' },
-  { name: 'auto-acme-alt-tls-alpn-port', kind: 'uint', scopes: S, hidden: true, status: 'pending',
-    help: 'Port for the TLS-ALPN-01 challenge during the first issuance.' },
+  { name: 'auto-acme-alt-tls-alpn-port', kind: 'uint', scopes: S, hidden: true, default: '0', status: 'implemented',
+    help: 'Also answer TLS-ALPN-01 challenges on this port, for when the public port 443 is forwarded to it: a listener on --listen\'s host that answers ACME validations only (0: on --listen only).',
+    note: 'A listener of its own for as long as the daemon runs, on --listen\'s host (all interfaces for unix: and systemd: listeners), for first issuance and renewals; --listen answers validations too. certmagic binds it only while a challenge is pending, on all interfaces, and its default 443 is left to --listen here.' },
 
   // Client mode
   { name: 'unsafe-listen', kind: 'bool', scopes: C, status: 'implemented',
