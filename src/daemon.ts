@@ -246,10 +246,9 @@ export class Daemon {
     });
     const validationPort = await this.#validationPort(listener.address);
     this.#limitConnections(listener);
-    this.listeners.push(listener);
-    if (this.#stopping()) listener.close();
-    else listener.start();
-    if (validationPort !== undefined) this.addListener(validationPort);
+    this.#serve(listener);
+    // At once, unlike the status port: the first certificate may be obtained through it.
+    if (validationPort !== undefined) this.#serve(validationPort);
     await this.#startWorkers(listener);
     await this.#startCertificateService(listener.address);
     if (this.#stopping()) return this.#exit;
@@ -334,6 +333,13 @@ export class Daemon {
     if (this.#phase === 'stopping') listener.close();
     else if (this.#phase === 'listening') this.#startListener(listener, started);
     else this.#waiting.push({ listener, started });
+  }
+
+  /** Registers one of the tunnel's own sockets and starts accepting on it now. */
+  #serve(listener: Listener): void {
+    this.listeners.push(listener);
+    if (this.#stopping()) listener.close();
+    else listener.start();
   }
 
   #startListener(listener: Listener, started: (() => void) | undefined): void {
