@@ -100,10 +100,8 @@ export class ClientTunnel implements ConnectionHandler {
       piped: false,
       forget: undefined,
       failure: undefined,
-      release: undefined,
       abort: new AbortController(),
     };
-    c.release = tracker.connecting(() => this.#fail(id, c, 'context canceled (shutting down)', 'dial'));
     this.#table.add(id, c);
     // The credentials current now are the ones the handshake uses.
     const context = store.current.native;

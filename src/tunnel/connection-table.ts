@@ -96,12 +96,11 @@ export class ConnectionTable<C extends TunnelConnection> {
     return { open: this.#open.size, connecting, piping };
   }
 
-  /** The data plane reports the end: off the table, and off the handshakes a shutdown cancels. */
+  /** The data plane reports the end: off the table. */
   take(id: number): C | undefined {
     const c = this.#open.get(id);
     if (c === undefined) return undefined;
     this.#open.delete(id);
-    c.release?.();
     return c;
   }
 }

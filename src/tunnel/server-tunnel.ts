@@ -97,10 +97,8 @@ export class ServerTunnel implements ConnectionHandler {
       forget: undefined,
       handshaken: false,
       failure: undefined,
-      release: undefined,
       challenge: false,
     };
-    c.release = tracker.connecting(() => this.#fail(id, c, 'context canceled (shutting down)', 'tls'));
     this.#table.add(id, c);
     return settings.timeouts.connectMs;
   }

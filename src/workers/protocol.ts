@@ -46,7 +46,7 @@ export type ToWorker =
   | { readonly kind: 'pause' }
   | { readonly kind: 'resume' }
   | { readonly kind: 'verdict'; readonly id: number; readonly allowed: boolean; readonly error?: string }
-  /** Stop accepting and report 'drained' once the last connection closed; `handedOver`: handshakes in flight may finish. */
+  /** Stop accepting and report 'drained' once the last connection closed; `handedOver`: a successor accepts on the same socket. */
   | { readonly kind: 'drain'; readonly handedOver: boolean };
 
 export type FromWorker =

@@ -101,7 +101,6 @@ function apply(request: Exclude<Request, { kind: 'reauthorize' | 'units' }>): vo
 async function drain(handedOver: boolean): Promise<void> {
   listener.close({ handedOver });
   send({ kind: 'closed' });
-  if (!handedOver) tracker.cancelConnecting();
   await tracker.idle();
   // The events of the last connections go out before the main thread hears that this loop is done.
   events.flush();
