@@ -23,6 +23,7 @@ import { checkTargetResolves, firstGeneration, type Generation } from './runtime
 import { logReauthorized, reauthorize, type Reauthorized } from './runtime/reauthorize.ts';
 import { tunnelFor, type ServingTunnel } from './runtime/tunnel-for.ts';
 import { unitsOfWork, type LoopUnits } from './runtime/units-of-work.ts';
+import { queuedConnectionsMigrate } from './sys/accept-queue.ts';
 import { NO_EVENTS, type TunnelEvents } from './tunnel/events.ts';
 import { OpenConnections } from './tunnel/open-connections.ts';
 import { ConnectionTracker } from './tunnel/tracker.ts';
@@ -253,6 +254,11 @@ export class Daemon {
     await this.#startCertificateService(listener.address);
     if (this.#stopping()) return this.#exit;
     const from = predecessorPid();
+    if (this.config.listen.kind === 'tcp' && queuedConnectionsMigrate() === false) {
+      this.log.warn(
+        'net.ipv4.tcp_migrate_req is 0: connections still queued when this process stops listening are reset instead of moving to a reusePort successor; set it to 1 for replacements without failed connections (docs/upgrades.md)',
+      );
+    }
     this.log.info(`listening for connections on ${this.config.listen.text}`, {
       listen: this.config.listen.text,
       address: listener.address,
@@ -452,7 +458,7 @@ export class Daemon {
     const { tracker } = this;
     // The workers' connections are counted on this thread too; they are all gone once every worker
     // reported drained (its last events arrive before that report) and the count is back to 0.
-    const connections = pool === undefined ? tracker : { get open() { return tracker.open; }, idle: async () => { await pool.drained(); await tracker.idle(); }, cancelConnecting: () => tracker.cancelConnecting() };
+    const connections = pool === undefined ? tracker : { get open() { return tracker.open; }, idle: async () => { await pool.drained(); await tracker.idle(); } };
     const closing = pool === undefined ? this.listeners : [...this.listeners, pool];
     void drain(closing, connections, { timeoutMs: this.config.timeouts.shutdownMs, handedOver }, this.log).then(this.#resolveExit);
   }

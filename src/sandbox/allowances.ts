@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Address } from '../net/address.ts';
 import type { Config } from '../config/types.ts';
 import { AcmeStorage } from '../credentials/acme/acme-storage.ts';
+import { MIGRATE_SYSCTL } from '../sys/accept-queue.ts';
 
 export interface SandboxAllowances {
   /** Files and directories (a directory covers everything under it) the process may read. */
@@ -135,6 +136,8 @@ export function sandboxAllowances(config: Config, extra: ExtraInputs, env: NodeJ
   for (const name of ['SSL_CERT_FILE', 'SSL_CERT_DIR']) for (const p of (env[name] ?? '').split(delimiter).filter((p) => p !== '')) read.push(resolve(p));
   // prom-client's process metrics and the status diagnostics read /proc/self (the same pid after the re-exec).
   read.push('/proc/self', `/proc/${process.pid}`);
+  // Whether a reusePort successor would get the connections queued at shutdown (a start-up warning).
+  if (config.listen.kind === 'tcp') read.push(MIGRATE_SYSCTL);
   // UNIX sockets: ours are unlinked on close; the target and status directories as in Ghostunnel.
   const sockets = [config.listen, config.target, config.status?.address].flatMap(unixDirectory);
   read.push(...sockets);
