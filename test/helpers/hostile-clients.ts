@@ -5,13 +5,10 @@ import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { Duplex, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 
-let captured: Buffer | undefined;
-
-/** The first record a Node.js TLS client sends (its ClientHello, SNI localhost), captured once from a real client. */
-export async function realClientHello(): Promise<Buffer> {
-  if (captured) return captured;
+/** The first record a Node.js TLS client sends with `options` (its ClientHello), captured from a real client. */
+export async function clientHelloOf(options: ConnectionOptions): Promise<Buffer> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -27,12 +24,20 @@ export async function realClientHello(): Promise<Buffer> {
       });
     });
   });
-  const client = tlsConnect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, servername: 'localhost' });
+  const client = tlsConnect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, ...options });
   client.on('error', () => {});
-  captured = await got;
+  const hello = await got;
   client.destroy();
   server.close();
-  if (captured[0] !== 0x16 || captured[5] !== 0x01) throw new Error('captured record is not a ClientHello');
+  if (hello[0] !== 0x16 || hello[5] !== 0x01) throw new Error('captured record is not a ClientHello');
+  return hello;
+}
+
+let captured: Buffer | undefined;
+
+/** A Node.js TLS client's ClientHello with SNI localhost, captured once. */
+export async function realClientHello(): Promise<Buffer> {
+  captured ??= await clientHelloOf({ servername: 'localhost' });
   return captured;
 }
 
