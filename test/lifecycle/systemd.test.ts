@@ -140,9 +140,9 @@ describe('systemd', () => {
     trigger.destroy();
   });
 
-  it('--listen launchd:NAME fails clearly on Linux', async () => {
+  it('--listen launchd:NAME fails clearly, in one line', async () => {
     const r = await runToExit(['server', '--listen', 'launchd:tunnel', ...base()]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /launchd sockets are only supported on macOS/);
+    assert.equal(r.stderr, 'error: --listen launchd:tunnel: launchd socket activation is not implemented (this is linux); use --listen HOST:PORT or unix:PATH\n');
   });
 });
