@@ -15,6 +15,7 @@ import { connectTls, readBytes } from '../helpers/clients.ts';
 import { datagramSink, type DatagramSink } from '../helpers/datagram-sink.ts';
 import { runGhostunnel, runToExit, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
+import { linuxOnly } from '../helpers/platform.ts';
 
 /** An HTTP request over a UNIX socket; resolves with status and body. */
 function httpOverUnix(path: string, method: string, url: string): Promise<{ status: number; body: string }> {
@@ -32,7 +33,7 @@ function httpOverUnix(path: string, method: string, url: string): Promise<{ stat
 /** CLOCK_MONOTONIC in µs, the clock of MONOTONIC_USEC (the same for every process). */
 const monotonicUsec = (): bigint => process.hrtime.bigint() / 1000n;
 
-describe('systemd', () => {
+describe('systemd', { skip: linuxOnly('runs systemd-socket-activate') }, () => {
   let ca: Ca, server: Issued, client: Issued, backend: Backend;
   const daemons: Daemon[] = [];
   const sinks: DatagramSink[] = [];
