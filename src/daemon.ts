@@ -22,6 +22,8 @@ import { ConfigurationReload, type ConfigChange } from './runtime/configuration-
 import { checkTargetResolves, firstGeneration, type Generation } from './runtime/generation.ts';
 import { logReauthorized, reauthorize, type Reauthorized } from './runtime/reauthorize.ts';
 import { tunnelFor, type ServingTunnel } from './runtime/tunnel-for.ts';
+import { unitsOfWork, type LoopUnits } from './runtime/units-of-work.ts';
+import { queuedConnectionsMigrate } from './sys/accept-queue.ts';
 import { system, unavailable } from './sys/platform.ts';
 import { NO_EVENTS, type TunnelEvents } from './tunnel/events.ts';
 import { OpenConnections } from './tunnel/open-connections.ts';
@@ -64,6 +66,8 @@ export class Daemon {
   readonly connections = new OpenConnections();
   /** Every listening socket (tunnel, status): drained together, handed over together. */
   readonly listeners: Listener[] = [];
+  /** Sockets registered before the tunnel listens, to start once it does. */
+  readonly #waiting: Array<{ listener: Listener; started: (() => void) | undefined }> = [];
   #phase: Phase = 'initializing';
   readonly #notifier: ServiceNotifier;
   readonly #events: TunnelEvents;
@@ -101,6 +105,8 @@ export class Daemon {
     this.reloader = new Reloader(store, log, {
       configuration: this.#configuration,
       replicate: async (candidate, settings) => this.#pool?.installCredentials(contextMaterial(candidate, settings?.tls ?? this.config.tls)),
+      // One OPA policy serves every loop (the workers ask this thread): in force everywhere once published here.
+      reloadPolicies: async () => this.#generation.opa?.reload(),
     });
     this.#notifier = new ServiceNotifier(log);
     this.#events = events;
@@ -240,12 +246,20 @@ export class Daemon {
         this.log.connError(`error accepting connection: ${err.message} (retrying in ${retryMs} ms)`);
       },
     });
+    const validationPort = await this.#validationPort(listener.address);
     this.#limitConnections(listener);
-    this.addListener(listener);
+    this.#serve(listener);
+    // At once, unlike the status port: the first certificate may be obtained through it.
+    if (validationPort !== undefined) this.#serve(validationPort);
     await this.#startWorkers(listener);
     await this.#startCertificateService(listener.address);
     if (this.#stopping()) return this.#exit;
     const from = predecessorPid();
+    if (this.config.listen.kind === 'tcp' && queuedConnectionsMigrate() === false) {
+      this.log.warn(
+        'net.ipv4.tcp_migrate_req is 0: connections still queued when this process stops listening are reset instead of moving to a reusePort successor; set it to 1 for replacements without failed connections (docs/upgrades.md)',
+      );
+    }
     this.log.info(`listening for connections on ${this.config.listen.text}`, {
       listen: this.config.listen.text,
       address: listener.address,
@@ -253,6 +267,8 @@ export class Daemon {
       ...(from === undefined ? {} : { taken_over_from: from }),
     });
     this.#phase = 'listening';
+    // The status port opens only now: whoever waits for it finds the tunnel accepting.
+    for (const { listener: waiting, started } of this.#waiting.splice(0)) this.#startListener(waiting, started);
     this.#startTimer();
     this.#markListening();
     reportReadyToPredecessor();
@@ -273,10 +289,7 @@ export class Daemon {
     }
     this.#notifier.reloading(this.#statusLine('reloading'));
     try {
-      const outcome = await this.reloader.reload(trigger);
-      // Ghostunnel reloads the OPA policy with the credentials, after them; a broken one is logged and kept.
-      await this.#generation.opa?.reload();
-      return outcome;
+      return await this.reloader.reload(trigger);
     } finally {
       if (!this.#stopping()) this.#notifier.ready(this.#statusLine('listening'));
     }
@@ -303,11 +316,42 @@ export class Daemon {
     }
   }
 
-  /** Registers a listening socket (the status server's too) and starts accepting on it. */
-  addListener(listener: Listener): void {
+  /**
+   * --auto-acme-alt-tls-alpn-port: a listener that answers TLS-ALPN-01 validations only, bound
+   * before the tunnel accepts (a failed bind ends start-up first); from then on one of `listeners`
+   * (closed by the drain, passed on by a hand-off). undefined without the flag, or when it names
+   * the listening port.
+   */
+  async #validationPort(listenAddress: string): Promise<Listener | undefined> {
+    const port = this.config.acme?.altTlsAlpnPort;
+    const challenges = this.#service?.challenges;
+    if (port === undefined || challenges === undefined) return undefined;
+    const { startValidationPort } = await import('./credentials/acme/validation-port.ts');
+    return startValidationPort({ port, listen: this.config.listen, listenAddress, challenges, handshakeMs: this.config.timeouts.connectMs, log: this.log });
+  }
+
+  /**
+   * Registers a socket beside the tunnel's (the status port), drained and handed over with it. It
+   * starts accepting once the tunnel does, with its credentials loaded (at once if it does
+   * already); `started` is called then.
+   */
+  addListener(listener: Listener, started?: () => void): void {
     this.listeners.push(listener);
     if (this.#phase === 'stopping') listener.close();
+    else if (this.#phase === 'listening') this.#startListener(listener, started);
+    else this.#waiting.push({ listener, started });
+  }
+
+  /** Registers one of the tunnel's own sockets and starts accepting on it now. */
+  #serve(listener: Listener): void {
+    this.listeners.push(listener);
+    if (this.#stopping()) listener.close();
     else listener.start();
+  }
+
+  #startListener(listener: Listener, started: (() => void) | undefined): void {
+    listener.start();
+    started?.();
   }
 
   /**
@@ -345,6 +389,12 @@ export class Daemon {
     // One OPA policy for all loops, this thread's: it reloads once, and its evaluator threads are not multiplied.
     const authorize = (der: Uint8Array): Promise<boolean> => this.#generation.opa?.decide(der) ?? Promise.resolve(false);
     this.#pool = await WorkerPool.start({ count, args: this.#generation.args, material, listener, log: this.log, events: this.#events, tracker: this.tracker, authorize });
+  }
+
+  /** Every event loop's units of work, this thread's first; with --workers each worker reports its own. */
+  async unitsOfWork(): Promise<readonly LoopUnits[]> {
+    const here = unitsOfWork(this.#serving.tunnel.census());
+    return [here, ...((await this.#pool?.unitsOfWork()) ?? [])];
   }
 
   /** A method, not a field read, so that TypeScript does not carry a narrowing across an await. */
@@ -414,7 +464,7 @@ export class Daemon {
     const { tracker } = this;
     // The workers' connections are counted on this thread too; they are all gone once every worker
     // reported drained (its last events arrive before that report) and the count is back to 0.
-    const connections = pool === undefined ? tracker : { get open() { return tracker.open; }, idle: async () => { await pool.drained(); await tracker.idle(); }, cancelConnecting: () => tracker.cancelConnecting() };
+    const connections = pool === undefined ? tracker : { get open() { return tracker.open; }, idle: async () => { await pool.drained(); await tracker.idle(); } };
     const closing = pool === undefined ? this.listeners : [...this.listeners, pool];
     void drain(closing, connections, { timeoutMs: this.config.timeouts.shutdownMs, handedOver }, this.log).then(this.#resolveExit);
   }

@@ -95,6 +95,10 @@ export function migrationGuide(): string {
     '- The sandbox is Node.js\'s permission model instead of Landlock, on by default and off with',
     '  `--disable-landlock` (and with `--pkcs11-module`, as in Ghostunnel): reads only of the code, the',
     '  credential, policy and configuration files and their directories ([sandbox.md](sandbox.md)).',
+    '- Key exchange as in Ghostunnel 1.11: the post-quantum hybrid X25519MLKEM768 first, then X25519,',
+    '  P-256, P-384, P-521, when the OpenSSL Node.js runs on has the hybrid (3.5 and later, as in',
+    '  Node.js 24; with an older one, the classical groups only); `GODEBUG=tlsmlkem=0` turns it off, as',
+    '  in Ghostunnel ([performance.md](performance.md) has its cost).',
     '',
   ];
   for (const [title, rows] of sections) lines.push(`## ${title}`, '', ...table(rows), '');

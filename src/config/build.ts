@@ -371,7 +371,9 @@ function acmeSettings(f: Flags): AcmeSettings | undefined {
   if (!f.bool('auto-acme-agree-to-tos')) throw new StartupError('--auto-acme-agree-to-tos was not specified and is required if --auto-acme-cert is specified');
   const directoryUrl = f.str('auto-acme-testca') || f.str('auto-acme-ca') || LETS_ENCRYPT;
   if (!/^https?:\/\//.test(directoryUrl)) throw new StartupError(`invalid ACME directory URL "${directoryUrl}": it should start with https:// (--auto-acme-ca, --auto-acme-testca)`);
-  return { fqdn, email: f.str('auto-acme-email'), directoryUrl, renewCheckMs: f.num('auto-acme-renew-check-interval') };
+  const altPort = f.num('auto-acme-alt-tls-alpn-port');
+  if (altPort > 65535) throw new StartupError(`invalid --auto-acme-alt-tls-alpn-port ${altPort}: a TCP port is 1 to 65535 (0 or unset: challenges on --listen only)`);
+  return { fqdn, email: f.str('auto-acme-email'), directoryUrl, renewCheckMs: f.num('auto-acme-renew-check-interval'), altTlsAlpnPort: altPort === 0 ? undefined : altPort };
 }
 
 /** --use-workload-api[-addr]: the address forms the SPIFFE libraries accept, "unix:///path" and "tcp://IP:PORT". */

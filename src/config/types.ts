@@ -157,6 +157,8 @@ export interface AcmeSettings {
   readonly directoryUrl: string;
   /** --auto-acme-renew-check-interval. */
   readonly renewCheckMs: number;
+  /** --auto-acme-alt-tls-alpn-port: a port answering TLS-ALPN-01 validations besides --listen; undefined: none. */
+  readonly altTlsAlpnPort: number | undefined;
 }
 
 /** The validated, immutable configuration of one daemon. */

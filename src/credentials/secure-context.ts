@@ -3,13 +3,12 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import type { TlsSettings } from '../config/types.ts';
 import { createNativeContext, type NativeContext } from '../engine/native.ts';
 import type { Identity, IdentityKey } from './identity.ts';
+import { keyExchangeGroups } from './key-exchange.ts';
 import type { TrustAnchors } from './trust.ts';
 
 // TLS 1.3 suites are fixed, as in Go; listed because Node disables TLS 1.3 when the cipher
 // string names none.
 const TLS13_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
-// Go's preference order (without the post-quantum hybrid, which OpenSSL 3.0 lacks).
-const GROUPS = 'X25519:P-256:P-384:P-521';
 
 /**
  * 80 random bytes: the ticket name, HMAC and AES keys OpenSSL protects session tickets with, in
@@ -45,7 +44,7 @@ function nodeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnc
     minVersion: 'TLSv1.2',
     maxVersion: settings.maxVersion,
     ciphers: `${TLS13_SUITES}:${settings.ciphers}`,
-    ecdhCurve: GROUPS,
+    ecdhCurve: keyExchangeGroups(),
     sessionIdContext: 'ghostunnel',
     ticketKeys: ticketKeys.subarray(0, 48),
   });
@@ -70,7 +69,7 @@ function nativeContext(identity: ContextIdentity | undefined, trust: Pick<TrustA
     maxVersion: settings.maxVersion === 'TLSv1.2' ? 0x0303 : 0x0304,
     ciphers: settings.ciphers,
     suites: TLS13_SUITES,
-    groups: GROUPS,
+    groups: keyExchangeGroups(),
     sessionIdContext: 'ghostunnel',
     ticketKeys,
   });

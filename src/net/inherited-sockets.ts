@@ -7,7 +7,7 @@ import { StartupError } from '../cli/errors.ts';
 export const FIRST_INHERITED_FD = 3;
 
 /** Names under which a predecessor hands over the sockets it bound itself. */
-export const HANDOFF_NAMES = { listen: 'ghostunnel-listen', status: 'ghostunnel-status' } as const;
+export const HANDOFF_NAMES = { listen: 'ghostunnel-listen', status: 'ghostunnel-status', acme: 'ghostunnel-acme-tls-alpn' } as const;
 export type ListenerRole = keyof typeof HANDOFF_NAMES;
 
 let table: ReadonlyMap<string, readonly number[]> | undefined;

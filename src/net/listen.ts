@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { StartupError } from '../cli/errors.ts';
 import { system as thisSystem, unavailable, type Descriptors, type System } from '../sys/platform.ts';
 import type { Address } from './address.ts';
+import { errnoText } from './go-errors.ts';
 import { HeldSocket } from './held-socket.ts';
 import { handedOverSocket, HANDOFF_NAMES, systemdSocket, type ListenerRole } from './inherited-sockets.ts';
 import { BACKLOG, Listener, SOCKET_OPTIONS, type BoundSocket, type ListenerOptions } from './listener.ts';
@@ -10,6 +11,14 @@ import { BACKLOG, Listener, SOCKET_OPTIONS, type BoundSocket, type ListenerOptio
 export interface ListenOptions extends ListenerOptions {
   /** Which of the daemon's sockets this is: a hand-off passes each on under its role's name. */
   readonly role: ListenerRole;
+  /**
+   * Bind now, listen when the Listener first starts (the status port): an address that cannot be
+   * bound still fails the start before anything listens, and until it serves, connections to a
+   * socket we bind ourselves are refused rather than queued. Inherited sockets listen already.
+   * Where Node holds the socket (no descriptor calls), it listens at once and what arrives waits,
+   * unread, until the Listener starts.
+   */
+  readonly bindOnly?: boolean;
   /** The platform's calls (this machine's unless a test picks another). */
   readonly system?: System;
 }
@@ -27,16 +36,16 @@ export interface ListenOptions extends ListenerOptions {
  * itself (no SO_REUSEPORT, which Node has on Linux and a few BSDs only), and nothing is inherited.
  */
 export async function listen(addr: Address, options: ListenOptions): Promise<Listener> {
-  return new Listener(await bindSocket(addr, options.role, options.system ?? thisSystem), options);
+  return new Listener(await bindSocket(addr, options.role, options.bindOnly === true, options.system ?? thisSystem), options);
 }
 
-async function bindSocket(addr: Address, role: ListenerRole, system: System): Promise<BoundSocket> {
+async function bindSocket(addr: Address, role: ListenerRole, bindOnly: boolean, system: System): Promise<BoundSocket> {
   const calls = system.descriptors;
   switch (addr.kind) {
     case 'systemd': {
       if (!system.systemd || calls === undefined) throw new StartupError(unavailable(addr.text, system, 'use HOST:PORT'));
       const fd = systemdSocket(addr.name);
-      return { ...(await adopt(fd, calls)), ownedPath: undefined, name: addr.name };
+      return { ...(await adopt(fd, calls)), ownedPath: undefined, name: addr.name, listening: true };
     }
     case 'launchd':
       throw new StartupError(`invalid address ${addr.text}: launchd socket activation is not implemented (use HOST:PORT or unix:PATH)`);
@@ -44,19 +53,22 @@ async function bindSocket(addr: Address, role: ListenerRole, system: System): Pr
     case 'unix': {
       const name = HANDOFF_NAMES[role];
       const ownedPath = addr.kind === 'unix' ? addr.path : undefined;
-      if (calls === undefined) return { ...(await hold(addr)), ownedPath, name };
+      if (calls === undefined) return { ...(await hold(addr)), ownedPath, name, listening: true };
       const inherited = handedOverSocket(role);
-      if (inherited !== undefined) return { ...(await adopt(inherited, calls)), ownedPath, name };
+      if (inherited !== undefined) return { ...(await adopt(inherited, calls)), ownedPath, name, listening: true };
       if (addr.kind === 'unix') {
         try {
-          return { fd: calls.bindUnixStream(addr.path, BACKLOG), address: addr.path, ownedPath, name };
+          const fd = calls.bindUnixStream(addr.path);
+          if (!bindOnly) calls.listenOn(fd, BACKLOG);
+          return { fd, address: addr.path, ownedPath, name, listening: !bindOnly };
         } catch (err) {
           throw new StartupError(`unable to listen on ${addr.text}: ${(err as Error).message}`);
         }
       }
       const host = await hostOf(addr);
+      if (bindOnly) return { ...boundOnly(calls, host, addr.port, addr.text), ownedPath, name, listening: false };
       const server = await bound(createServer(), { host, port: addr.port, reusePort: true, backlog: BACKLOG }, addr.text);
-      const socket = { fd: calls.dup(handleFd(server)), address: addressOf(server), ownedPath, name };
+      const socket = { fd: calls.dup(handleFd(server)), address: addressOf(server), ownedPath, name, listening: true };
       server.close();
       return socket;
     }
@@ -75,6 +87,16 @@ async function hostOf(addr: Extract<Address, { kind: 'tcp' }>): Promise<string> 
   return addr.host === '' ? '0.0.0.0' : await resolveOne(addr.host, addr.text);
 }
 
+/** A TCP socket bound (not listening) to `ip`, named as Node names a listening server's address. */
+function boundOnly(calls: Descriptors, ip: string, port: number, text: string): { fd: number; address: string } {
+  try {
+    const bound = calls.bindTcp(ip, port);
+    return { fd: bound.fd, address: ip.includes(':') ? `[${ip}]:${bound.port}` : `${ip}:${bound.port}` };
+  } catch (err) {
+    throw new StartupError(`unable to listen on ${text}: ${(err as Error).message}`);
+  }
+}
+
 /**
  * Takes an inherited descriptor: moved to a close-on-exec one (so it leaks into no child but the
  * successor it is explicitly passed to), and asked for the address it is bound to.
@@ -90,9 +112,14 @@ async function adopt(inherited: number, calls: Descriptors): Promise<{ fd: numbe
   return { fd, address };
 }
 
-function bound(server: Server, options: Parameters<Server['listen']>[0], what: string): Promise<Server> {
+/** Listens; a failure is worded as Go's ("listen tcp 127.0.0.1:8443: bind: address already in use"). */
+function bound(server: Server, options: Parameters<Server['listen']>[0] & { host?: string; port?: number }, what: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(new StartupError(`unable to listen on ${what}: ${err.message}`)));
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const text = err.code === undefined || options.port === undefined ? undefined : errnoText(err.code);
+      const host = options.host?.includes(':') ? `[${options.host}]` : options.host;
+      reject(new StartupError(`unable to listen on ${what}: ${text === undefined ? err.message : `listen tcp ${host}:${options.port}: bind: ${text}`}`));
+    });
     server.listen(options, () => resolve(server));
   });
 }

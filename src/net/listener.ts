@@ -1,6 +1,7 @@
 import { unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { system, type Descriptors } from '../sys/platform.ts';
+import { goAcceptError } from './go-errors.ts';
 import type { HeldSocket } from './held-socket.ts';
 
 /** Why accepting is paused; accepting resumes when no reason is left. */
@@ -19,7 +20,7 @@ export interface Acceptor {
 
 export interface ListenerOptions {
   readonly acceptor: Acceptor;
-  /** accept() failed (EMFILE and the like); accepting backs off, then resumes. */
+  /** accept() failed (EMFILE and the like, in Go's words); accepting backs off, then resumes. */
   readonly onAcceptError?: (err: Error, retryInMs: number) => void;
 }
 
@@ -31,6 +32,8 @@ export type BoundSocket = {
   readonly ownedPath: string | undefined;
   /** The LISTEN_FDNAMES name under which a hand-off passes it on. */
   readonly name: string;
+  /** False for a socket bound to listen only once the listener starts (ListenOptions.bindOnly). */
+  readonly listening: boolean;
 } & (
   | {
       /** The descriptor (where the platform has descriptors); the listener owns it from now on. */
@@ -74,6 +77,7 @@ export class Listener {
   #backoffMs = 0;
   #backoffTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #listening: boolean;
 
   constructor(socket: BoundSocket, options: ListenerOptions) {
     this.fd = 'fd' in socket ? socket.fd : undefined;
@@ -81,6 +85,7 @@ export class Listener {
     this.address = socket.address;
     this.ownedPath = socket.ownedPath;
     this.name = socket.name;
+    this.#listening = socket.listening;
     this.#options = options;
   }
 
@@ -89,8 +94,12 @@ export class Listener {
     return this.#stop !== undefined;
   }
 
-  /** Starts accepting (unless a pause is in force). */
+  /** Starts accepting (unless a pause is in force); a socket bound only starts listening now. Throws when it cannot. */
   start(): void {
+    if (!this.#listening && !this.#closed) {
+      descriptors().listenOn(this.fd!, BACKLOG);
+      this.#listening = true;
+    }
     this.#update();
   }
 
@@ -129,9 +138,9 @@ export class Listener {
     this.#backoffMs = 0;
   }
 
-  /** The acceptor's accept() failed: stop, and try again after the back-off. */
-  acceptFailed(err: Error): void {
-    if (this.#stop !== undefined) this.#backOff(err);
+  /** The acceptor's accept() failed (`err.code` "EMFILE", say): stop, and try again after the back-off. */
+  acceptFailed(err: Error & { code?: string }): void {
+    if (this.#stop !== undefined) this.#backOff(goAcceptError(err.code, this.address, err.message));
   }
 
   #update(): void {

@@ -36,6 +36,12 @@ export interface ReloaderOptions {
    * that once the reload is reported every loop serves it. A rejection fails the attempt.
    */
   readonly replicate?: (candidate: Credentials, settings: CredentialSettings | undefined) => Promise<void>;
+  /**
+   * Reads the access policies (OPA) again, whatever became of the credentials, as Ghostunnel does
+   * after them; resolves once new connections are decided by what it read. A broken policy is
+   * logged and the previous one stays: it never rejects. The outcome is published after it.
+   */
+  readonly reloadPolicies?: () => Promise<void>;
 }
 
 /**
@@ -109,6 +115,7 @@ export class Reloader {
   readonly #settleMs: number;
   readonly #configuration: ConfigurationStep | undefined;
   readonly #replicate: ReloaderOptions['replicate'];
+  readonly #reloadPolicies: ReloaderOptions['reloadPolicies'];
 
   constructor(store: CredentialStore, log: Log, options: ReloaderOptions = {}) {
     this.#store = store;
@@ -116,6 +123,7 @@ export class Reloader {
     this.#settleMs = options.settleMs ?? ROTATION_SETTLE_MS;
     this.#configuration = options.configuration;
     this.#replicate = options.replicate;
+    this.#reloadPolicies = options.reloadPolicies;
   }
 
   get last(): ReloadOutcome | undefined {
@@ -178,6 +186,7 @@ export class Reloader {
         what = 'credentials';
         const changed = await this.#swapCredentials(trigger, prepared);
         await prepared?.apply();
+        await this.#reloadPolicies?.();
         return { outcome: this.#finish(at, trigger, true, changed, undefined, prepared?.changed), covers };
       } catch (err) {
         prepared?.discard();
@@ -193,6 +202,7 @@ export class Reloader {
         }
         if (what === 'configuration') this.#log.error(`error reloading configuration: ${message} (the previous configuration and credentials stay in use)`, { trigger });
         else this.#log.error(`error reloading TLS configuration: ${message}`, { trigger });
+        await this.#reloadPolicies?.();
         return { outcome: this.#finish(at, trigger, false, false, message), covers };
       }
     }

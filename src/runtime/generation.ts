@@ -18,12 +18,16 @@ export interface Generation {
   readonly opa: OpaPolicy | undefined;
 }
 
+/** Without --skip-resolve, the --target name must resolve at start (and at a --config reload), in Go's words when it does not. */
 export async function checkTargetResolves(config: Config): Promise<void> {
   if (config.skipResolve || config.target.kind !== 'tcp') return;
+  const { host, text } = config.target;
   try {
-    await lookup(config.target.host);
+    await lookup(host);
   } catch (err) {
-    throw new StartupError(`unable to resolve --target ${config.target.text}: ${(err as Error).message}`);
+    const { code, message } = err as NodeJS.ErrnoException;
+    const reason = code === 'ENOTFOUND' || code === 'ENODATA' ? 'no such host' : message;
+    throw new StartupError(`invalid target address: lookup ${host}: ${reason} (--target ${text}; use --skip-resolve if it resolves only later)`);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { TlsAlpnChallenges } from '../credentials/acme/tls-alpn-challenges.ts';
 import type { ConnectionHandler } from '../engine/engine.ts';
+import type { ConnectionCensus } from '../tunnel/connection-table.ts';
 import type { Log } from '../log/logger.ts';
 import { ClientTunnel } from '../tunnel/client-tunnel.ts';
 import type { TunnelEvents } from '../tunnel/events.ts';
@@ -21,8 +22,8 @@ export interface TunnelDeps {
 
 /** A mode's tunnel and how a new generation's settings reach it: one assignment, read once per connection. */
 export interface ServingTunnel {
-  /** What the data plane reports each connection's phases to. */
-  readonly tunnel: ConnectionHandler;
+  /** What the data plane reports each connection's phases to; it counts them by phase too. */
+  readonly tunnel: ConnectionHandler & { census(): ConnectionCensus };
   readonly mode: 'server' | 'client';
   readonly publish: (generation: Generation) => void;
 }

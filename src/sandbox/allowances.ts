@@ -136,6 +136,8 @@ export function sandboxAllowances(config: Config, extra: ExtraInputs, env: NodeJ
   for (const name of ['SSL_CERT_FILE', 'SSL_CERT_DIR']) for (const p of (env[name] ?? '').split(delimiter).filter((p) => p !== '')) read.push(resolve(p));
   // prom-client's process metrics and the status diagnostics (the same pid after the re-exec).
   read.push(...system.processFiles(process.pid));
+  // Whether a reusePort successor would get the connections queued at shutdown (a start-up warning).
+  if (config.listen.kind === 'tcp') read.push(...system.acceptQueueFiles);
   // UNIX sockets: ours are unlinked on close; the target and status directories as in Ghostunnel.
   const sockets = [config.listen, config.target, config.status?.address].flatMap(unixDirectory);
   read.push(...sockets);

@@ -1,6 +1,8 @@
 import { Session } from 'node:inspector/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sendJson, sendText, type Route } from './router.ts';
+import type { LoopUnits } from '../runtime/units-of-work.ts';
+import { goroutineProfile } from './goroutine-profile.ts';
+import { sendText, type Route } from './router.ts';
 
 /** Go's /debug/pprof/profile default. */
 const DEFAULT_PROFILE_SECONDS = 30;
@@ -42,19 +44,18 @@ function heapSampler(): () => Promise<unknown> {
   };
 }
 
-/** The libuv handles and requests keeping the process busy, by type (TCPSocketWrap, Timeout, …). */
-function activeResources(): Record<string, number> {
-  const byType: Record<string, number> = {};
-  for (const type of process.getActiveResourcesInfo()) byType[type] = (byType[type] ?? 0) + 1;
-  return byType;
+/** Go's ?debug=N: a value that is not a number counts as 0, as strconv.Atoi's error does there. */
+function debugLevel(url: URL): number {
+  const level = Number.parseInt(url.searchParams.get('debug') ?? '0', 10);
+  return Number.isNaN(level) ? 0 : level;
 }
 
 /**
  * --enable-pprof: Node.js diagnostics in place of Go's pprof. profile (CPU, ?seconds=N) and heap
- * (sampled allocations) open in Chrome DevTools; goroutine has no Node equivalent, so it reports
- * what stands for it here: the tunnel's open connections and the event loop's active resources.
+ * (sampled allocations) open in Chrome DevTools; goroutine has no Node equivalent, so it counts,
+ * in Go's text format, what stands for goroutines here: every event loop's units of work.
  */
-export function diagnosticRoutes(openConnections: () => number): Route[] {
+export function diagnosticRoutes(unitsOfWork: () => Promise<readonly LoopUnits[]>): Route[] {
   const base = '/debug/pprof/';
   const heapProfile = heapSampler();
   return [
@@ -64,7 +65,7 @@ export function diagnosticRoutes(openConnections: () => number): Route[] {
         sendText(
           res,
           200,
-          `Node.js diagnostics (--enable-pprof)\n\n${base}profile?seconds=N  CPU profile over N seconds (default ${DEFAULT_PROFILE_SECONDS}), .cpuprofile JSON\n${base}heap                live allocations sampled since start (like Go's heap profile), .heapprofile JSON\n${base}goroutine           open connections and active event-loop resources, JSON\n`,
+          `Node.js diagnostics (--enable-pprof)\n\n${base}profile?seconds=N  CPU profile over N seconds (default ${DEFAULT_PROFILE_SECONDS}), .cpuprofile JSON\n${base}heap                live allocations sampled since start (like Go's heap profile), .heapprofile JSON\n${base}goroutine?debug=1   "goroutine profile: total N": connections (each side), handshakes and dials, event-loop handles and requests; debug=2 per event loop\n`,
         ),
     },
     {
@@ -96,14 +97,7 @@ export function diagnosticRoutes(openConnections: () => number): Route[] {
     },
     {
       path: `${base}goroutine`,
-      handle: (_req, res) => {
-        const resources = activeResources();
-        sendJson(res, 200, {
-          open_connections: openConnections(),
-          active_resources: Object.values(resources).reduce((a, b) => a + b, 0),
-          active_resources_by_type: resources,
-        });
-      },
+      handle: async (_req, res, url) => sendText(res, 200, goroutineProfile(await unitsOfWork(), debugLevel(url))),
     },
   ];
 }

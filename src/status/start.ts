@@ -5,6 +5,7 @@ import type { Credentials } from '../credentials/store.ts';
 import type { Log } from '../log/logger.ts';
 import type { Listener } from '../net/listener.ts';
 import type { ReloadOutcome } from '../reload/reloader.ts';
+import type { LoopUnits } from '../runtime/units-of-work.ts';
 import { backendCheckFor, type BackendCheck } from './backend-check.ts';
 import { activeCertificates, type ActiveCertificate } from './certificates.ts';
 import { diagnosticRoutes } from './diagnostics.ts';
@@ -21,8 +22,11 @@ import type { TunnelMetrics } from './tunnel-metrics.ts';
 export interface ObservedDaemon extends StatusSource {
   readonly log: Log;
   readonly tracker: { readonly open: number };
+  /** Every event loop's units of work, the main thread's first (/debug/pprof/goroutine). */
+  unitsOfWork(): Promise<readonly LoopUnits[]>;
   readonly reloader: StatusSource['reloader'] & { onOutcome(observer: (outcome: ReloadOutcome) => void): void };
-  addListener(listener: Listener): void;
+  /** Registers the status port's socket: it starts accepting once the tunnel does, then calls `started`. */
+  addListener(listener: Listener, started: () => void): void;
   shutdown(why: string): void;
   /** Follows --config reloads (the metrics settings). */
   follow(follower: ConfigFollower): void;
@@ -55,7 +59,8 @@ function certificatesOf(config: Config, current: () => Credentials): () => reado
 
 /**
  * Starts the metrics sinks and binds the status port, before the tunnel's listener (so a status
- * port that cannot be bound stops the start with nothing else bound). Returns the status address.
+ * port that cannot be bound stops the start with nothing else bound); it listens and accepts only
+ * once the tunnel does. Returns the status address.
  */
 export async function startStatusAndMetrics(daemon: ObservedDaemon, options: ObservabilityOptions): Promise<string | undefined> {
   const { config, log } = daemon;
@@ -77,7 +82,7 @@ export async function startStatusAndMetrics(daemon: ObservedDaemon, options: Obs
       metrics: view,
       ...(status.enableShutdown ? { shutdown: () => daemon.shutdown('received shutdown request on the status port') } : {}),
     }),
-    ...(status.enablePprof ? diagnosticRoutes(() => daemon.tracker.open) : []),
+    ...(status.enablePprof ? diagnosticRoutes(() => daemon.unitsOfWork()) : []),
     ...(options.routes ?? []),
   ];
   return startStatusServer({
@@ -85,7 +90,7 @@ export async function startStatusAndMetrics(daemon: ObservedDaemon, options: Obs
     routes,
     context,
     connectMs: config.timeouts.connectMs,
-    adopt: (listener) => daemon.addListener(listener),
+    adopt: (listener, started) => daemon.addListener(listener, started),
     stopping: () => daemon.phase === 'stopping',
     log,
   });

@@ -18,8 +18,11 @@ export interface StatusServerOptions {
   readonly context: () => SecureContext | undefined;
   /** --connect-timeout: TLS handshake and request-header budget, as Ghostunnel's ReadHeaderTimeout. */
   readonly connectMs: number;
-  /** Takes the bound socket: starts accepting on it, closes it with the drain, hands it over on upgrade. */
-  readonly adopt: (listener: Listener) => void;
+  /**
+   * Takes the bound socket: starts accepting on it once the tunnel accepts (then calls `started`),
+   * closes it with the drain, hands it over on upgrade.
+   */
+  readonly adopt: (listener: Listener, started: () => void) => void;
   /** True once the daemon drains: responses then close their connection. */
   readonly stopping: () => boolean;
   readonly log: Log;
@@ -33,8 +36,9 @@ const IDLE_MS = 120_000;
  * The status port (spec §2.12): HTTP, or HTTPS with the tunnel's own certificate. Never asks for a
  * client certificate, so load balancers and curl can use it. The socket comes from the same
  * listen() as the tunnel's (TCP with SO_REUSEPORT, unix:, systemd:, hand-off) under the status
- * role, and the daemon owns it from then on: it stops accepting when the drain starts, as
- * Ghostunnel's status server shuts down then. Returns the bound address.
+ * role, and the daemon owns it from then on: it listens once the tunnel accepts, and stops
+ * accepting when the drain starts, as Ghostunnel's status server shuts down then. Returns the
+ * bound address.
  */
 export async function startStatusServer(options: StatusServerOptions): Promise<string> {
   const { settings, log } = options;
@@ -65,11 +69,11 @@ export async function startStatusServer(options: StatusServerOptions): Promise<s
   };
   let listener: Listener;
   try {
-    listener = await listen(settings.address, { role: 'status', acceptor: socketAcceptor(onConnection) });
+    listener = await listen(settings.address, { role: 'status', acceptor: socketAcceptor(onConnection), bindOnly: true });
   } catch (err) {
     throw new StartupError(`--status ${settings.text}: ${(err as Error).message}`);
   }
-  options.adopt(listener);
-  log.info(`status server listening on ${settings.text}`, { status: settings.text, address: listener.address, https });
-  return listener.address;
+  const { address } = listener;
+  options.adopt(listener, () => log.info(`status server listening on ${settings.text}`, { status: settings.text, address, https }));
+  return address;
 }

@@ -1,14 +1,17 @@
 // Linux (src/sys/platform.ts picks it there): the few system calls Node does not expose and the
 // lifecycle needs, and where Linux keeps what the daemon reads about itself. The calls: duplicating
 // a listening descriptor (so accepting can pause without the kernel dropping queued connections),
-// binding a UNIX stream socket whose path we unlink ourselves, and UNIX datagrams (sd_notify,
-// /dev/log). Bound through koffi, a maintained FFI that ships prebuilt binaries, so nothing
-// compiles at install time, and loaded at the first call only. Linux values and struct layouts.
+// binding a UNIX stream socket whose path we unlink ourselves, binding a socket that listens only
+// later (the status port), and UNIX datagrams (sd_notify, /dev/log). Bound through koffi, a
+// maintained FFI that ships prebuilt binaries, so nothing compiles at install time, and loaded at
+// the first call only. Linux values and struct layouts.
 import { readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import { StartupError } from '../cli/errors.ts';
+import { MIGRATE_SYSCTL } from './accept-queue.ts';
 import type { System } from './platform.ts';
+import { inetAddress, portOf } from './socket-address.ts';
 
 type Fn = (...args: unknown[]) => number;
 
@@ -18,6 +21,8 @@ interface Libc {
   socket: Fn;
   bind: Fn;
   listen: Fn;
+  setsockopt: Fn;
+  ifNameToIndex: (name: string) => number;
   connect: Fn;
   send: Fn;
   getsockname: Fn;
@@ -25,6 +30,9 @@ interface Libc {
 }
 
 const AF_UNIX = 1;
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const SO_REUSEPORT = 15;
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
@@ -48,6 +56,8 @@ function load(): Libc {
     socket: self.func('int socket(int domain, int type, int protocol)') as Fn,
     bind: self.func('int bind(int fd, const void *addr, uint32_t len)') as Fn,
     listen: self.func('int listen(int fd, int backlog)') as Fn,
+    setsockopt: self.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)') as Fn,
+    ifNameToIndex: self.func('unsigned int if_nametoindex(const char *name)') as (name: string) => number,
     connect: self.func('int connect(int fd, const void *addr, uint32_t len)') as Fn,
     send: self.func('intptr_t send(int fd, const void *buf, size_t len, int flags)') as Fn,
     getsockname: self.func('int getsockname(int fd, _Out_ void *addr, _Inout_ uint32_t *len)') as Fn,
@@ -69,11 +79,11 @@ function sysError(syscall: string, what: string): NodeJS.ErrnoException {
 
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 11: 'EAGAIN', 13: 'EACCES', 20: 'ENOTDIR', 22: 'EINVAL', 23: 'ENFILE', 24: 'EMFILE',
-  30: 'EROFS', 36: 'ENAMETOOLONG', 88: 'ENOTSOCK', 91: 'EPROTOTYPE', 98: 'EADDRINUSE', 105: 'ENOBUFS', 111: 'ECONNREFUSED',
+  30: 'EROFS', 36: 'ENAMETOOLONG', 88: 'ENOTSOCK', 91: 'EPROTOTYPE', 98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL', 105: 'ENOBUFS', 111: 'ECONNREFUSED',
 };
 const ERRNO_TEXT: Record<string, string> = {
   EPERM: 'operation not permitted', ENOENT: 'no such file or directory', EACCES: 'permission denied', EAGAIN: 'resource temporarily unavailable',
-  EMFILE: 'too many open files', ENFILE: 'too many open files in system', EADDRINUSE: 'address already in use', ECONNREFUSED: 'connection refused',
+  EMFILE: 'too many open files', ENFILE: 'too many open files in system', EADDRINUSE: 'address already in use', EADDRNOTAVAIL: 'cannot assign requested address', ECONNREFUSED: 'connection refused',
   ENOTDIR: 'not a directory', EROFS: 'read-only file system', ENAMETOOLONG: 'file name too long', ENOBUFS: 'no buffer space available',
   EPROTOTYPE: 'protocol wrong type for socket',
 };
@@ -128,8 +138,8 @@ export function unixSocketPath(fd: number): string | undefined {
   return path.subarray(0, end < 0 ? path.length : end).toString();
 }
 
-/** A listening UNIX stream socket at `path` (close-on-exec); fails if the path exists. */
-export function bindUnixStream(path: string, backlog: number): number {
+/** A UNIX stream socket bound at `path` (close-on-exec), not listening yet; fails if the path exists. */
+export function bindUnixStream(path: string): number {
   const c = load();
   const addr = unixAddress(path);
   const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -139,12 +149,35 @@ export function bindUnixStream(path: string, backlog: number): number {
     c.close(fd);
     throw err;
   }
-  if (c.listen(fd, backlog) < 0) {
-    const err = sysError('listen unix', path);
+  return fd;
+}
+
+/**
+ * A TCP socket bound to `ip`:`port` (close-on-exec) with SO_REUSEADDR and SO_REUSEPORT, as Node
+ * binds the tunnel's, but not listening yet: connections to it are refused until listenOn().
+ * Returns the descriptor and the port it got (`port` 0 picks one).
+ */
+export function bindTcp(ip: string, port: number): { fd: number; port: number } {
+  const c = load();
+  const { family, sockaddr: addr } = inetAddress(ip, port, (zone) => c.ifNameToIndex(zone));
+  const fd = c.socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw sysError('socket', 'tcp');
+  const one = Buffer.from(new Int32Array([1]).buffer);
+  try {
+    for (const option of [SO_REUSEADDR, SO_REUSEPORT]) if (c.setsockopt(fd, SOL_SOCKET, option, one, one.length) < 0) throw sysError('setsockopt', `${ip}:${port}`);
+    if (c.bind(fd, addr, addr.length) < 0) throw sysError('listen tcp', `${ip}:${port}: bind`);
+    const bound = Buffer.alloc(28);
+    if (c.getsockname(fd, bound, [bound.length]) < 0) throw sysError('getsockname', `fd ${fd}`);
+    return { fd, port: portOf(bound) };
+  } catch (err) {
     c.close(fd);
     throw err;
   }
-  return fd;
+}
+
+/** Makes a bound socket listen (a no-op but for the backlog on one that listens already). */
+export function listenOn(fd: number, backlog: number): void {
+  if (load().listen(fd, backlog) < 0) throw sysError('listen', `fd ${fd}`);
 }
 
 /**
@@ -190,7 +223,7 @@ const SYSLOG_PATHS = ['/dev/log', '/var/run/syslog', '/var/run/log'] as const;
 
 export const linux: System = {
   name: 'linux',
-  descriptors: { dup: dupDescriptor, close: closeDescriptor, keepAcrossExec, unixSocketPath, bindUnixStream },
+  descriptors: { dup: dupDescriptor, close: closeDescriptor, keepAcrossExec, unixSocketPath, bindUnixStream, bindTcp, listenOn },
   datagrams: (path) => new UnixDatagramSocket(path),
   systemd: true,
   unixSockets: true,
@@ -200,6 +233,7 @@ export const linux: System = {
   signals: { reload: ['SIGHUP', 'SIGUSR1'], shutdown: ['SIGTERM', 'SIGINT'], upgrade: ['SIGUSR2'] },
   processFiles: (pid) => ['/proc/self', `/proc/${pid}`],
   threadFiles: ['/proc/thread-self'],
+  acceptQueueFiles: [MIGRATE_SYSCTL],
   threadId: () => Number(readlinkSync('/proc/thread-self').split('/').pop()),
   ramDirectory: '/dev/shm',
 };

@@ -15,8 +15,12 @@ export interface Descriptors {
   keepAcrossExec(fd: number): void;
   /** The path a UNIX socket is bound to ("@name" if abstract), or undefined for another family. */
   unixSocketPath(fd: number): string | undefined;
-  /** A listening UNIX stream socket at `path`; fails if the path exists. */
-  bindUnixStream(path: string, backlog: number): number;
+  /** A UNIX stream socket bound at `path`, not listening yet; fails if the path exists. */
+  bindUnixStream(path: string): number;
+  /** A TCP socket bound (SO_REUSEADDR, SO_REUSEPORT) but not listening yet: connections are refused until listenOn(). */
+  bindTcp(ip: string, port: number): { fd: number; port: number };
+  /** Makes a bound socket listen (a no-op but for the backlog on one that listens already). */
+  listenOn(fd: number, backlog: number): void;
 }
 
 /** A connected UNIX datagram socket whose send() never blocks. */
@@ -55,6 +59,8 @@ export interface System {
   readonly signals: SignalTable;
   /** Files about the process itself that its metrics and diagnostics read (the sandbox allows them). */
   readonly processFiles: (pid: number) => readonly string[];
+  /** Files telling what happens to a closed listener's queued connections (the reusePort replacement warning). */
+  readonly acceptQueueFiles: readonly string[];
   /** The file a thread reads to learn its own id (the sandbox allows it when OPA threads run). */
   readonly threadFiles: readonly string[];
   /** The calling thread's id for setpriority(2), where threads have their own nice value. */

@@ -21,6 +21,7 @@ export function portable(name: NodeJS.Platform): System {
       : { reload: ['SIGHUP', 'SIGUSR1'], shutdown: ['SIGTERM', 'SIGINT'], upgrade: ['SIGUSR2'] },
     processFiles: () => [],
     threadFiles: [],
+    acceptQueueFiles: [],
     threadId: undefined,
     ramDirectory: undefined,
   };

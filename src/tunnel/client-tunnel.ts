@@ -4,8 +4,9 @@ import type { AccessPolicy } from '../auth/access-policy.ts';
 import { identityFromDer, type PeerIdentity } from '../auth/peer.ts';
 import { ADMIT, Alert, End, type AcceptedPeer, type ConnectionEnd, type ConnectionHandler, type Engine, type PresentedCertificate, type Verdict } from '../engine/engine.ts';
 import type { Log } from '../log/logger.ts';
+import { goDialError } from '../net/go-errors.ts';
 import { withDialAddresses } from '../net/resolve.ts';
-import { ConnectionTable, DENIED, type TunnelConnection } from './connection-table.ts';
+import { ConnectionTable, DENIED, type ConnectionCensus, type TunnelConnection } from './connection-table.ts';
 import type { TunnelEvents } from './events.ts';
 import type { OpenConnections } from './open-connections.ts';
 import { closedPipe } from './piping.ts';
@@ -79,6 +80,11 @@ export class ClientTunnel implements ConnectionHandler {
     this.#table.attach(engine);
   }
 
+  /** Its connections by phase (/debug/pprof/goroutine). */
+  census(): ConnectionCensus {
+    return this.#table.census();
+  }
+
   accepted(id: number, peer: AcceptedPeer): number {
     const { tracker, events, store } = this.#deps;
     const settings = this.#deps.settings.current;
@@ -94,10 +100,8 @@ export class ClientTunnel implements ConnectionHandler {
       piped: false,
       forget: undefined,
       failure: undefined,
-      release: undefined,
       abort: new AbortController(),
     };
-    c.release = tracker.connecting(() => this.#fail(id, c, 'context canceled (shutting down)', 'dial'));
     this.#table.add(id, c);
     // The credentials current now are the ones the handshake uses.
     const context = store.current.native;
@@ -171,7 +175,7 @@ function failureOf(end: ConnectionEnd): { message: string; reason: Failure; subj
     case End.timeout:
       return { message: 'timed out (--connect-timeout)', reason: 'dial' };
     case End.dial:
-      return { message: end.message ?? 'dial failed', reason: 'dial' };
+      return { message: goDialError(end.message ?? 'dial failed'), reason: 'dial' };
     case End.eof:
       return end.message === 'accepted'
         ? { message: 'local connection closed before the target was reached', reason: 'dial' }

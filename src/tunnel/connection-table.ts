@@ -9,6 +9,16 @@ export interface TunnelConnection extends PipeAccount {
   failure: object | undefined;
 }
 
+/** A tunnel's connections by phase, as /debug/pprof/goroutine counts them. */
+export interface ConnectionCensus {
+  /** Every connection accepted and not yet reported ended: each holds its accepted side. */
+  readonly open: number;
+  /** Those in their TLS handshake, access decision or dial (not piping, not given up on). */
+  readonly connecting: number;
+  /** Those piping: each holds a target side too. */
+  readonly piping: number;
+}
+
 /**
  * The connections of one tunnel (server or client mode) by their data-plane id, and the engine
  * that carries them: what both modes do the same way between accept and end.
@@ -75,12 +85,22 @@ export class ConnectionTable<C extends TunnelConnection> {
     if (c !== undefined) openedPipe(deps, c, () => this.engine.close(id));
   }
 
-  /** The data plane reports the end: off the table, and off the handshakes a shutdown cancels. */
+  /** Counts the connections by phase; changes nothing. */
+  census(): ConnectionCensus {
+    let connecting = 0;
+    let piping = 0;
+    for (const c of this.#open.values()) {
+      if (c.piped) piping++;
+      else if (c.failure === undefined) connecting++;
+    }
+    return { open: this.#open.size, connecting, piping };
+  }
+
+  /** The data plane reports the end: off the table. */
   take(id: number): C | undefined {
     const c = this.#open.get(id);
     if (c === undefined) return undefined;
     this.#open.delete(id);
-    c.release?.();
     return c;
   }
 }

@@ -24,19 +24,15 @@ export interface PipeAccount {
   readonly target: string;
   peer: PeerIdentity | undefined;
   piped: boolean;
-  /** Takes it off the list of handshakes a shutdown cancels (ConnectionTracker.connecting). */
-  release: (() => void) | undefined;
   /** Takes it off the re-authorization list. */
   forget: (() => void) | undefined;
 }
 
 /**
- * Bytes flow: a shutdown no longer cancels it but lets it drain; logs "opening pipe" and registers
- * a certificate-bearing connection for re-authorization, which closes it with `close`.
+ * Bytes flow: logs "opening pipe" and registers a certificate-bearing connection for
+ * re-authorization, which closes it with `close`.
  */
 export function openedPipe(deps: PipingDeps, c: PipeAccount, close: () => void): void {
-  c.release?.();
-  c.release = undefined;
   c.piped = true;
   deps.events.piping();
   deps.log.conn(`opening pipe: ${c.route}`, { peer: c.from, subject: c.peer?.subject, target: c.target });

@@ -5,8 +5,9 @@ import { ADMIT, Alert, End, type AcceptedPeer, type ConnectionEnd, type Connecti
 import type { NativeContext } from '../engine/native.ts';
 import type { Log } from '../log/logger.ts';
 import type { Listener } from '../net/listener.ts';
+import { goDialError } from '../net/go-errors.ts';
 import { withDialAddresses } from '../net/resolve.ts';
-import { ConnectionTable, DENIED, type TunnelConnection } from './connection-table.ts';
+import { ConnectionTable, DENIED, type ConnectionCensus, type TunnelConnection } from './connection-table.ts';
 import type { TunnelEvents } from './events.ts';
 import type { OpenConnections } from './open-connections.ts';
 import { closedPipe } from './piping.ts';
@@ -67,6 +68,11 @@ export class ServerTunnel implements ConnectionHandler {
     this.#table.attach(engine);
   }
 
+  /** Its connections by phase (/debug/pprof/goroutine). */
+  census(): ConnectionCensus {
+    return this.#table.census();
+  }
+
   accepted(id: number, peer: AcceptedPeer, listener: Listener): number {
     const { store, tracker, events } = this.#deps;
     // The credentials current at accept time: the context the handshake about to start uses.
@@ -91,10 +97,8 @@ export class ServerTunnel implements ConnectionHandler {
       forget: undefined,
       handshaken: false,
       failure: undefined,
-      release: undefined,
       challenge: false,
     };
-    c.release = tracker.connecting(() => this.#fail(id, c, 'context canceled (shutting down)', 'tls'));
     this.#table.add(id, c);
     return settings.timeouts.connectMs;
   }
@@ -187,7 +191,7 @@ export class ServerTunnel implements ConnectionHandler {
       case End.timeout:
         return { message: 'timed out (--connect-timeout)', reason: 'timeout' };
       case End.dial:
-        return { message: `error on dial: ${end.message}`, reason: 'dial' };
+        return { message: `error on dial: ${goDialError(end.message ?? 'dial failed')}`, reason: 'dial' };
       case End.eof:
         return { message: c.handshaken ? 'connection closed during handshake' : 'client closed the connection during the handshake', reason: 'tls' };
       default:

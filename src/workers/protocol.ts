@@ -4,6 +4,7 @@ import type { ParsedArgs } from '../cli/parse.ts';
 import type { TlsSettings } from '../config/types.ts';
 import type { Credentials } from '../credentials/store.ts';
 import type { Reauthorized } from '../runtime/reauthorize.ts';
+import type { LoopUnits } from '../runtime/units-of-work.ts';
 
 /** What a worker builds its TLS context from: the main thread's validated candidate, never the files again. */
 export interface ContextMaterial {
@@ -36,19 +37,21 @@ export type Request =
   | { readonly kind: 'credentials'; readonly id: number; readonly material: ContextMaterial }
   | { readonly kind: 'generation'; readonly id: number; readonly args: ParsedArgs }
   /** --reauthorize-open-connections, against the generation in force; answered with `reauthorized`. */
-  | { readonly kind: 'reauthorize'; readonly id: number };
+  | { readonly kind: 'reauthorize'; readonly id: number }
+  /** Its units of work (/debug/pprof/goroutine); answered with `units`. */
+  | { readonly kind: 'units'; readonly id: number };
 
 export type ToWorker =
   | Request
   | { readonly kind: 'pause' }
   | { readonly kind: 'resume' }
   | { readonly kind: 'verdict'; readonly id: number; readonly allowed: boolean; readonly error?: string }
-  /** Stop accepting and report 'drained' once the last connection closed; `handedOver`: handshakes in flight may finish. */
+  /** Stop accepting and report 'drained' once the last connection closed; `handedOver`: a successor accepts on the same socket. */
   | { readonly kind: 'drain'; readonly handedOver: boolean };
 
 export type FromWorker =
   | { readonly kind: 'ready' }
-  | { readonly kind: 'ack'; readonly id: number; readonly error?: string; readonly reauthorized?: Reauthorized }
+  | { readonly kind: 'ack'; readonly id: number; readonly error?: string; readonly reauthorized?: Reauthorized; readonly units?: LoopUnits }
   | { readonly kind: 'events'; readonly batch: readonly number[] }
   /** The OPA policy lives on the main thread (one policy, one reload): a worker asks it about a peer certificate. */
   | { readonly kind: 'authorize'; readonly id: number; readonly der: Uint8Array }

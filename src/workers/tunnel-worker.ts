@@ -14,6 +14,7 @@ import { combinedPolicy, flagPolicy, policySource } from '../runtime/access-cont
 import type { Generation } from '../runtime/generation.ts';
 import { reauthorize } from '../runtime/reauthorize.ts';
 import { tunnelFor } from '../runtime/tunnel-for.ts';
+import { unitsOfWork } from '../runtime/units-of-work.ts';
 import { OpenConnections } from '../tunnel/open-connections.ts';
 import type { NativeContextCell } from '../tunnel/runtime-settings.ts';
 import { ConnectionTracker } from '../tunnel/tracker.ts';
@@ -74,7 +75,7 @@ const events = batchingEvents((batch) => send({ kind: 'events', batch }));
 const serving = tunnelFor(generation, { store, connections, log, tracker, events });
 const plane = new DataPlane(serving.tunnel);
 const listener = new Listener(
-  { fd: init.socket.fd, address: init.socket.address, ownedPath: undefined, name: init.socket.name },
+  { fd: init.socket.fd, address: init.socket.address, ownedPath: undefined, name: init.socket.name, listening: true },
   {
     acceptor: plane.acceptor(serving.mode),
     onAcceptError: (err, retryMs) => {
@@ -84,7 +85,7 @@ const listener = new Listener(
   },
 );
 
-function apply(request: Exclude<Request, { kind: 'reauthorize' }>): void {
+function apply(request: Exclude<Request, { kind: 'reauthorize' | 'units' }>): void {
   switch (request.kind) {
     case 'credentials':
       store.current = contextOf(request.material);
@@ -100,7 +101,6 @@ function apply(request: Exclude<Request, { kind: 'reauthorize' }>): void {
 async function drain(handedOver: boolean): Promise<void> {
   listener.close({ handedOver });
   send({ kind: 'closed' });
-  if (!handedOver) tracker.cancelConnecting();
   await tracker.idle();
   // The events of the last connections go out before the main thread hears that this loop is done.
   events.flush();
@@ -124,6 +124,8 @@ port.on('message', (message: ToWorker) => {
     }
     case 'drain':
       return void drain(message.handedOver);
+    case 'units':
+      return send({ kind: 'ack', id: message.id, units: unitsOfWork(serving.tunnel.census()) });
     case 'reauthorize':
       return void reauthorize(connections, generation.policy, log).then(
         (reauthorized) => send({ kind: 'ack', id: message.id, reauthorized }),

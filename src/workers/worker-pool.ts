@@ -10,6 +10,7 @@ import type { TunnelEvents } from '../tunnel/events.ts';
 import type { ConnectionTracker } from '../tunnel/tracker.ts';
 import { replayEvents } from './event-batch.ts';
 import type { Reauthorized } from '../runtime/reauthorize.ts';
+import type { LoopUnits } from '../runtime/units-of-work.ts';
 import type { ContextMaterial, FromWorker, Request, ToWorker, WorkerInit } from './protocol.ts';
 
 type Ack = Extract<FromWorker, { kind: 'ack' }>;
@@ -188,6 +189,13 @@ export class WorkerPool {
   async reauthorize(): Promise<Reauthorized> {
     const acks = await this.#requestAll((id) => ({ kind: 'reauthorize', id }));
     return acks.reduce((sum, { reauthorized: r }) => ({ checked: sum.checked + (r?.checked ?? 0), closed: sum.closed + (r?.closed ?? 0) }), { checked: 0, closed: 0 });
+  }
+
+  /** Each worker's units of work (/debug/pprof/goroutine), in the order of their loop numbers. */
+  async unitsOfWork(): Promise<LoopUnits[]> {
+    const workers = [...this.#workers].sort((a, b) => a.index - b.index);
+    const acks = await Promise.all(workers.map((w) => w.request({ kind: 'units', id: this.#nextId++ })));
+    return acks.map((ack) => ack.units ?? { connections: { open: 0, connecting: 0, piping: 0 }, resources: {} });
   }
 
   /** --max-concurrent-conns reached (or left) across all loops. */

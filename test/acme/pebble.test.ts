@@ -4,13 +4,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { readFileSync as read } from 'node:fs';
-import type { X509Certificate } from 'node:crypto';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect } from 'node:tls';
 import { readBytes, roundTrip } from '../helpers/clients.ts';
 import { runGhostunnel, runToExit, type Daemon } from '../helpers/daemon.ts';
 import { dnsResponder, type DnsResponder } from '../helpers/dns-responder.ts';
 import { holdingRelay, type HoldingRelay } from '../helpers/holding-relay.ts';
-import { startPebble, type Pebble } from '../helpers/pebble.ts';
+import { connectAcmeTls as connectTls, startPebble, type Pebble } from '../helpers/pebble.ts';
 import { linuxOnly } from '../helpers/platform.ts';
 import { eventually } from '../helpers/status.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
@@ -18,24 +17,6 @@ import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts'
 const FQDN = 'tunnel.ghostunnel.test';
 // Short enough that a renewal (at two thirds of the lifetime) happens during the test.
 const VALIDITY_SECONDS = 15;
-
-/**
- * An mTLS client asking for FQDN. Pebble's root is not published (its management port is off), so
- * the chain is checked here: the leaf must be signed by the intermediate the tunnel sends with it.
- * Resolves with the leaf too: Node hands a client socket's peer certificate out only once.
- */
-function connectTls(port: number, opts: { cert?: string; key?: string; servername: string }): Promise<{ socket: TLSSocket; leaf: X509Certificate }> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port, servername: opts.servername, cert: opts.cert && read(opts.cert), key: opts.key && read(opts.key), rejectUnauthorized: false, allowHalfOpen: true });
-    socket.once('secureConnect', () => {
-      const leaf = socket.getPeerX509Certificate()!;
-      const intermediate = leaf.issuerCertificate;
-      if (intermediate === undefined || !leaf.verify(intermediate.publicKey)) reject(new Error('the served leaf is not signed by the intermediate served with it'));
-      else resolve({ socket, leaf });
-    });
-    socket.once('error', reject);
-  });
-}
 
 /**
  * The tunnel obtains its certificate from a real Pebble. Pebble's TLS-ALPN-01 validations resolve

@@ -102,7 +102,7 @@ describe('client mode: validation errors exit 1 with their message', () => {
     it('refuses a target name that does not resolve', async () => {
       const r = await runToExit(['client', ...LISTEN, '--target', 'localhost:443', ...ANON], { nodeArgs: ['--import', NO_DNS] });
       assert.equal(r.code, 1);
-      assert.match(r.stderr, /^error: unable to resolve --target localhost:443: getaddrinfo ENOTFOUND localhost$/m);
+      assert.match(r.stderr, /^error: invalid target address: lookup localhost: no such host \(--target localhost:443; use --skip-resolve if it resolves only later\)$/m);
     });
     for (const extra of [['--skip-resolve'], ['--proxy', 'socks5://127.0.0.1:1080']]) {
       it(`does not resolve the target at start with ${extra[0]}`, async () => {

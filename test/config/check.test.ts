@@ -83,7 +83,7 @@ describe('ghostunnel check', () => {
     { name: 'a parse rule', lines: () => [...good(), 'enable-shutdown: true'], error: (f) => new RegExp(`^ghostunnel: error: ${f}:11: --enable-shutdown requires --status to be set, try --help`, 'm') },
     { name: 'a missing certificate file', lines: () => good().map((l) => (l.startsWith('cert:') ? `cert: ${join(dir, 'missing.crt')}` : l)), error: () => /^error: .*missing\.crt.*no such file or directory/m },
     { name: 'a bad URI pattern', lines: () => [...good().filter((l) => !l.startsWith('allow-cn')), "allow-uri: ['spiffe://a/**/b']"], error: (f) => new RegExp(`^error: ${f}: invalid access control pattern: wildcard '\\*\\*' can only appear at end of pattern`, 'm') },
-    { name: 'a target that does not resolve', lines: () => [...good().map((l) => (l.startsWith('target:') ? 'target: no-such-host.invalid:8080' : l)), 'unsafe-target: true'], error: (f) => new RegExp(`^error: ${f}:3: unable to resolve --target no-such-host\\.invalid:8080`, 'm') },
+    { name: 'a target that does not resolve', lines: () => [...good().map((l) => (l.startsWith('target:') ? 'target: no-such-host.invalid:8080' : l)), 'unsafe-target: true'], error: (f) => new RegExp(`^error: ${f}:3: invalid target address: lookup no-such-host\\.invalid: no such host`, 'm') },
   ];
   for (const c of bad) {
     it(`${c.name}: exit 1, the error on stderr, nothing on stdout`, async () => {

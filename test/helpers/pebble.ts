@@ -1,7 +1,9 @@
 // Let's Encrypt's test ACME server, Debian's `pebble` package, run as a child: its directory on
 // 127.0.0.1 (port 0), its validation connections sent to the port and resolver the test names.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import type { X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { listeningPort } from './listening-port.ts';
 import { issue, makeCa, tempDir, type Ca } from './pki.ts';
@@ -79,4 +81,23 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
       await exited;
     },
   };
+}
+
+/**
+ * A TLS client (mTLS with `cert` and `key`) asking a tunnel for the name of its ACME certificate.
+ * Pebble's root is not published (its management port is off), so the chain is checked here: the
+ * leaf must be signed by the intermediate the tunnel sends with it. Resolves with the leaf too:
+ * Node hands a client socket's peer certificate out only once.
+ */
+export function connectAcmeTls(port: number, opts: { cert?: string; key?: string; servername: string }): Promise<{ socket: TLSSocket; leaf: X509Certificate }> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: opts.servername, cert: opts.cert && readFileSync(opts.cert), key: opts.key && readFileSync(opts.key), rejectUnauthorized: false, allowHalfOpen: true });
+    socket.once('secureConnect', () => {
+      const leaf = socket.getPeerX509Certificate()!;
+      const intermediate = leaf.issuerCertificate;
+      if (intermediate === undefined || !leaf.verify(intermediate.publicKey)) reject(new Error('the served leaf is not signed by the intermediate served with it'));
+      else resolve({ socket, leaf });
+    });
+    socket.once('error', reject);
+  });
 }

@@ -86,7 +86,7 @@ export async function pythonTlsServer(opts: { cert: string; key: string; clientC
       check();
     });
   process.once('exit', () => proc.kill('SIGKILL'));
-  await until(() => port !== 0, 'listening port', 10_000);
+  await until(() => port !== 0, 'listening port', 30_000);
   return {
     port,
     proc,

@@ -67,3 +67,11 @@ export function promValue(families: readonly PromFamily[], name: string, labels:
   if (sample?.value === undefined) throw new Error(`no sample of ${name} with labels ${JSON.stringify(labels)}`);
   return Number(sample.value);
 }
+
+/** The start-up lines of one process (`pid`, or any) that say what listens, in the order logged. */
+export function listeningOrder(lines: readonly { msg: string; pid?: unknown }[], pid?: number): string[] {
+  return lines
+    .filter((l) => pid === undefined || l.pid === pid)
+    .map((l) => /^(listening for connections|status server listening)/.exec(l.msg)?.[1])
+    .filter((what): what is string => what !== undefined);
+}

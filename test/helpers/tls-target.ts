@@ -24,6 +24,8 @@ export interface TlsTargetOptions {
   key: string;
   /** CA for client certificates; with it the server asks for one (and does not insist). */
   ca?: string;
+  /** Key exchange groups (Node's ecdhCurve); default: OpenSSL's. */
+  ecdhCurve?: string;
   /** What to do with each connection once it is secure; default: echo, ending when the peer ends. */
   onSecure?: (socket: TLSSocket) => void;
 }
@@ -37,6 +39,7 @@ export async function tlsTarget(opts: TlsTargetOptions): Promise<TlsTarget> {
       cert: readFileSync(opts.cert),
       key: readFileSync(opts.key),
       ...(opts.ca ? { ca: readFileSync(opts.ca), requestCert: true, rejectUnauthorized: false } : {}),
+      ...(opts.ecdhCurve ? { ecdhCurve: opts.ecdhCurve } : {}),
       allowHalfOpen: true,
     },
     (s) => {

@@ -164,7 +164,7 @@ describe('connection limits', () => {
     }
     // Out of descriptors, accept() fails with EMFILE: the daemon says so and backs off, as Go's
     // accept loop does, and the connections it could not take wait in the kernel backlog.
-    await gt.waitForLog(/^error accepting connection: accept EMFILE .*\(retrying in \d+ ms\)$/);
+    await gt.waitForLog(new RegExp(`^error accepting connection: accept tcp 127\\.0\\.0\\.1:${port}: accept4: too many open files \\(retrying in \\d+ ms\\)$`));
     const queued = tls(port).then(async (s) => {
       const got = await echo(s, 'queued');
       await closeAndWait(s);

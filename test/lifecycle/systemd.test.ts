@@ -16,6 +16,7 @@ import { datagramSink, type DatagramSink } from '../helpers/datagram-sink.ts';
 import { runGhostunnel, runToExit, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
 import { linuxOnly } from '../helpers/platform.ts';
+import { listeningOrder } from '../helpers/status.ts';
 
 /** An HTTP request over a UNIX socket; resolves with status and body. */
 function httpOverUnix(path: string, method: string, url: string): Promise<{ status: number; body: string }> {
@@ -73,6 +74,8 @@ describe('systemd', { skip: linuxOnly('runs systemd-socket-activate') }, () => {
 
     const listening = await gt.waitForLog(/^listening for connections on systemd:tunnel$/);
     const pid = Number(listening.pid);
+    await gt.waitForLog(/^status server listening on systemd:status$/);
+    assert.deepEqual(listeningOrder(gt.lines), ['listening for connections', 'status server listening'], 'the status port accepts once the tunnel does');
     assert.equal(listening.address, tunnelPath);
     const statusLine = `server proxying systemd:tunnel => 127.0.0.1:${backend.port}`;
     assert.equal(await notify.waitFor(/READY=1/), `READY=1\nSTATUS=listening | ${statusLine}`);

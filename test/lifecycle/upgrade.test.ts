@@ -15,6 +15,7 @@ import { runGhostunnel, type Daemon, type LogLine } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
 import { linuxOnly } from '../helpers/platform.ts';
 import { isAlive, terminate, waitGone } from '../helpers/processes.ts';
+import { listeningOrder } from '../helpers/status.ts';
 
 function httpStatus(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -93,6 +94,8 @@ describe('hand-off upgrade (SIGUSR2)', { skip: linuxOnly('a hand-off upgrade pas
     assert.equal(taken.pid, successor);
     assert.equal(taken.taken_over_from, old);
     assert.equal(taken.address, `127.0.0.1:${port}`, 'the successor accepts on the inherited socket');
+    await waitForLine(gt, /^status server listening/, 0, successor);
+    assert.deepEqual(listeningOrder(gt.lines, successor), ['listening for connections', 'status server listening'], "the successor's status port accepts once its tunnel does");
 
     // The old process serves its open connection to the end, while new ones go to the successor.
     const fresh = await tls({ port });

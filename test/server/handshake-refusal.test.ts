@@ -130,12 +130,12 @@ describe('server mode: a resumed session is decided again', () => {
   it('a ticket for a certificate that has since expired does not resume: the full handshake refuses it', async () => {
     const ca = makeCa('resume-ca');
     const server = issue(ca, 'server', { cn: 'localhost' });
-    // Valid for a few seconds: long enough for one handshake that gets a ticket.
-    const brief = issue(ca, 'brief', { cn: 'brief', startDate: stamp(-3600_000), endDate: stamp(4000) });
     const backend = await echoBackend();
     const gt = runGhostunnel(['server', '--listen', '127.0.0.1:0', '--target', `127.0.0.1:${backend.port}`, '--cert', server.cert, '--key', server.key, '--cacert', ca.cert, '--allow-cn', 'brief']);
     try {
       const { port } = await gt.address();
+      // Valid for a few seconds from now: long enough for a handshake that gets a ticket and one that resumes it.
+      const brief = issue(ca, 'brief', { cn: 'brief', startDate: stamp(-3600_000), endDate: stamp(6000) });
       const attempt = (session?: Buffer): Promise<{ reused: boolean; echoed: string; ticket?: Buffer; error?: string }> =>
         new Promise((resolve) => {
           let ticket: Buffer | undefined;

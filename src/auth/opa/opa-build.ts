@@ -35,6 +35,14 @@ export function buildHint(source: string, entrypoint: string): string {
   return `opa ${buildArgs(source, entrypoint, 'bundle.tar.gz').join(' ')}`;
 }
 
+/** Why `opa build` failed: OPA prints the reason (a Rego parse error, say) on standard output, not standard error. */
+function buildFailure(err: unknown): string {
+  const e = err as Error & { stdout?: string; stderr?: string; killed?: boolean };
+  if (e.killed === true) return `it did not finish within ${BUILD_TIMEOUT_MS / 1000}s`;
+  const said = [e.stdout, e.stderr].map((text) => text?.trim() ?? '').filter((text) => text !== '');
+  return said.length > 0 ? said.join('\n') : e.message.trim();
+}
+
 /**
  * Compiles Rego source to a wasm bundle with the `opa` CLI when one is on PATH; returns the
  * bundle's bytes (.tar.gz). Without an `opa` binary it throws, naming the command to run.
@@ -50,8 +58,7 @@ export async function compileWithOpa(source: string, entrypoint: string, why: st
     await run(opa, buildArgs(source, entrypoint, out), { timeout: BUILD_TIMEOUT_MS });
     return readFileSync(out);
   } catch (err) {
-    const e = err as Error & { stderr?: string };
-    throw new Error(`${why}; compiling it with \`${opa} ${buildArgs(source, entrypoint, out).join(' ')}\` failed: ${(e.stderr || e.message).trim()}`);
+    throw new Error(`${why}; compiling it with \`${opa} ${buildArgs(source, entrypoint, out).join(' ')}\` failed: ${buildFailure(err)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

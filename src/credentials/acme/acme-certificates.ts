@@ -23,7 +23,7 @@ function renewalDue(notBefore: Date, notAfter: Date, now = Date.now()): boolean 
 
 /**
  * A certificate for one name from an ACME CA (--auto-acme-*), validated with TLS-ALPN-01 on the
- * tunnel's own listener: obtained at start unless a stored one is still good, renewed in the
+ * tunnel's own listener (and on --auto-acme-alt-tls-alpn-port, validation-port.ts): obtained at start unless a stored one is still good, renewed in the
  * background once a third of its lifetime is left, and swapped in like a reload (open connections
  * keep theirs). Account key and certificates are kept on disk (AcmeStorage).
  */
