@@ -5,10 +5,16 @@
 // - pkcs11js, a Node-API addon whose install-time build may have used the other headers. Without
 //   the runtime's headers (an install that pruned them) its own build is kept: the Node-API binary
 //   interface does not change between Node.js versions, so that build loads too.
+// Both are optional, so an install never fails for want of a compiler: off Linux, without python3,
+// make and a C++ compiler, or when the compile fails (its output is shown), the install goes on
+// with one line saying that the portable data plane (Node's tls) will serve, and pkcs11js is left
+// to npm (an optional dependency: npm leaves it out when its own build fails). `npm run build:native`
+// is the explicit build: any failure fails it.
 // Plain JavaScript: npm may run it with any Node.js.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,16 +56,67 @@ function nodeGyp() {
   return join(npm, 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
 }
 
+/** Why node-gyp cannot build here (no python3, make or working C++ compiler), or undefined. */
+function missingToolchain() {
+  const runs = (command, args) => spawnSync(command, args, { stdio: 'ignore' }).status === 0;
+  const python = process.env.npm_config_python || process.env.PYTHON || 'python3';
+  if (!runs(python, ['--version'])) return `${python} not found`;
+  if (!runs('make', ['--version'])) return 'make not found';
+  // What the Makefile node-gyp writes compiles C++ with: $CXX, else make's default g++.
+  const cxx = process.env.CXX || 'g++';
+  const dir = mkdtempSync(join(tmpdir(), 'ghostunnel-cxx-'));
+  try {
+    const probe = spawnSync('/bin/sh', ['-c', `${cxx} -x c++ -c -o "$0" -`, join(dir, 'probe.o')], { input: 'int main() { return 0; }\n', stdio: ['pipe', 'ignore', 'ignore'] });
+    return probe.status === 0 ? undefined : `${cxx} cannot compile C++`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The explicit build stops at the first failure; the install goes on without what failed. */
+const explicit = process.env.npm_lifecycle_event !== 'install';
+const HOW = 'install python3, make and a C++ compiler, then run `npm run build:native` (and install ghostunnel-ts again for PKCS#11)';
+
+function unavailable(why) {
+  if (explicit) {
+    process.stderr.write(`build-native-addons: ${why}\n`);
+    process.exit(1);
+  }
+  log(`the portable data plane will be used: ${why}`);
+}
+
 const runtime = runtimeHeaders();
 const nodeBin = join(root, 'node_modules', 'node', 'bin', 'node');
 const probe = existsSync(nodeBin) ? nodeBin : process.execPath;
+const missing = process.platform === 'linux' ? missingToolchain() : undefined;
 
-log(`building the data plane (native/) against Node.js ${runtime?.version ?? process.version}`);
-execFileSync(probe, [nodeGyp(), 'rebuild', ...(runtime ? [`--nodedir=${runtime.headers}`] : [])], { cwd: root, stdio: 'inherit' });
-execFileSync(probe, ['-e', `require(${JSON.stringify(join(root, 'build', 'Release', 'ghostunnel_engine.node'))})`], { stdio: 'inherit' });
+if (process.platform !== 'linux') unavailable(`the native data plane runs on Linux only (this is ${process.platform})`);
+else if (missing !== undefined) unavailable(`no C++ toolchain for the native data plane (${missing}); ${HOW}`);
+else {
+  log(`building the data plane (native/) against Node.js ${runtime?.version ?? process.version}`);
+  try {
+    execFileSync(probe, [nodeGyp(), 'rebuild', ...(runtime ? [`--nodedir=${runtime.headers}`] : [])], { cwd: root, stdio: 'inherit' });
+    execFileSync(probe, ['-e', `require(${JSON.stringify(join(root, 'build', 'Release', 'ghostunnel_engine.node'))})`], { stdio: 'inherit' });
+  } catch {
+    unavailable('the native data plane did not build (the output above says why); fix that and run `npm run build:native`');
+  }
 
-for (const addon of ADDONS) {
-  if (!existsSync(join(root, 'node_modules', addon, 'package.json'))) continue;
+  for (const addon of ADDONS) {
+    try {
+      buildAddon(addon);
+    } catch (err) {
+      if (explicit) throw err;
+      log(`${addon} did not build against Node.js ${runtime?.version ?? process.version} (the output above says why): PKCS#11 may not work; \`npm run build:native\` tries again`);
+    }
+  }
+}
+
+function buildAddon(addon) {
+  if (!existsSync(join(root, 'node_modules', addon, 'package.json'))) {
+    // npm left the optional package out (its own build failed); installing it again brings it back.
+    if (explicit) log(`${addon} is not installed: npm left it out, as it could not compile it then; install ghostunnel-ts again (\`npm ci\` in a checkout) for it`);
+    return;
+  }
   if (runtime === undefined) {
     log(`headers of the project's Node.js not found; keeping the ${addon} build made during the install`);
   } else if (builtWith(addon) === runtime.headers) {

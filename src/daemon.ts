@@ -24,6 +24,7 @@ import { logReauthorized, reauthorize, type Reauthorized } from './runtime/reaut
 import { tunnelFor, type ServingTunnel } from './runtime/tunnel-for.ts';
 import { unitsOfWork, type LoopUnits } from './runtime/units-of-work.ts';
 import { queuedConnectionsMigrate } from './sys/accept-queue.ts';
+import { system, unavailable } from './sys/platform.ts';
 import { NO_EVENTS, type TunnelEvents } from './tunnel/events.ts';
 import { OpenConnections } from './tunnel/open-connections.ts';
 import { ConnectionTracker } from './tunnel/tracker.ts';
@@ -416,11 +417,16 @@ export class Daemon {
       this.log.info(`ignoring upgrade request (SIGUSR2): ${why}`);
       return;
     }
+    if (system.descriptors === undefined) {
+      this.log.info(`ignoring upgrade request (SIGUSR2): ${unavailable('the hand-off upgrade', system, 'restart the service to upgrade (it drains first)')}`);
+      return;
+    }
     this.#upgrading = true;
     const command = successorCommand(this.config.lifecycle.upgradeExec);
     this.log.info(`upgrade: starting successor ${command.file}`, { sockets: this.listeners.map((l) => l.name) });
     try {
-      const child = await startSuccessor(command, this.listeners);
+      const sockets = this.listeners.flatMap(({ fd, name }) => (fd === undefined ? [] : [{ fd, name }]));
+      const child = await startSuccessor(command, sockets);
       child.unref();
       if (this.#stopping()) {
         this.log.info(`upgrade: shutdown requested meanwhile, stopping successor pid ${child.pid}`);

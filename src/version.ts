@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { pkcs11Installed } from './credentials/pkcs11-addon.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -6,8 +7,9 @@ export const VERSION: string = pkg.version;
 
 /**
  * Ghostunnel's --version line, with Node.js in place of the Go toolchain. Scripts read the feature
- * flags: PKCS#11 is built in (through OpenSSL's engine), OS keychains are not.
+ * flags: PKCS#11 is there when its optional package installed (it compiles at install), OS
+ * keychains are not.
  */
 export function versionLine(): string {
-  return `rev v${VERSION} built with node${process.versions.node} (pkcs11: true, keychain: false, openssl ${process.versions.openssl})`;
+  return `rev v${VERSION} built with node${process.versions.node} (pkcs11: ${pkcs11Installed()}, keychain: false, openssl ${process.versions.openssl})`;
 }

@@ -6,7 +6,9 @@ import { FLAGS } from '../cli/flags.ts';
 import type { FlagValue, ParsedArgs } from '../cli/parse.ts';
 import { isLocalOnly, parseAddress, type Address, type TcpAddress } from '../net/address.ts';
 import { isUrl, parseProxyUrl, type ProxyUrl } from '../net/proxy-url.ts';
+import { system as thisSystem, type System } from '../sys/platform.ts';
 import { parseGraphiteAddress, parseStatusAddress } from './observability.ts';
+import { checkPlatform } from './platform-support.ts';
 import { parseSpkiPins } from './spki-pins.ts';
 import type { AccessRules, AcmeSettings, WorkloadApiSettings, ClientAuth, ClientSettings, Config, CredentialSources, MetricsSettings, PolicySource, ProxyProtocolMode, QuietCategory, SpkiPin, StatusSettings, TlsSettings } from './types.ts';
 
@@ -243,7 +245,14 @@ export function logSettings(args: ParsedArgs): { quiet: Set<QuietCategory>; sysl
 }
 
 /** Mode validation (spec §1.7 step 5), in Ghostunnel's order. Throws StartupError. */
-export function buildConfig(args: ParsedArgs): Config {
+/** The validated configuration, refused where this platform (or `system`) cannot run it. */
+export function buildConfig(args: ParsedArgs, system: System = thisSystem): Config {
+  const config = configFrom(args);
+  checkPlatform(config, system);
+  return config;
+}
+
+function configFrom(args: ParsedArgs): Config {
   const f = new Flags(args);
   checkIdentitySources(f, args.mode);
   if (args.mode === 'server') {

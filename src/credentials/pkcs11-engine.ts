@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
+import { system } from '../sys/platform.ts';
 import { CredentialError } from './credential-file.ts';
 
 /**
@@ -57,10 +58,11 @@ let pinDir: string | undefined;
 
 /** A RAM-backed directory when there is one, so the PIN does not reach a disk. */
 function privateBase(): string {
+  const ram = system.ramDirectory;
   try {
-    if (statSync('/dev/shm').isDirectory()) return '/dev/shm';
+    if (ram !== undefined && statSync(ram).isDirectory()) return ram;
   } catch {
-    // No /dev/shm: fall back to the temp directory.
+    // Not mounted: fall back to the temp directory.
   }
   return tmpdir();
 }

@@ -1,8 +1,7 @@
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { createRequire } from 'node:module';
-import type * as Pkcs11Js from 'pkcs11js';
 import type { Pkcs11Token } from '../config/types.ts';
 import { CredentialError } from './credential-file.ts';
+import { loadPkcs11, type Handle, type Pkcs11Addon, type Pkcs11Module } from './pkcs11-addon.ts';
 
 /** A private key object on the token, with the public half it pairs with when the token shows one. */
 export interface TokenPrivateKey {
@@ -15,18 +14,8 @@ export interface TokenPrivateKey {
   readonly publicKey: KeyObject | undefined;
 }
 
-type Addon = typeof Pkcs11Js;
-type Session = Buffer;
-
-const require = createRequire(import.meta.url);
-
-function loadAddon(): Addon {
-  try {
-    return require('pkcs11js') as Addon;
-  } catch (err) {
-    throw new CredentialError(`PKCS#11 needs the pkcs11js native addon, which did not load (${(err as Error).message.split('\n')[0]}); reinstall with "npm ci" or run "npm rebuild pkcs11js"`);
-  }
-}
+type Addon = Pkcs11Addon;
+type Session = Handle;
 
 /** OIDs of the named curves OpenSSL's engine can sign with, as DER (CKA_EC_PARAMS). */
 const CURVES: Record<string, string> = {
@@ -65,9 +54,9 @@ function rsaPublicKey(modulus: Buffer, exponent: Buffer): KeyObject {
 /** Reads a module, token by token; every call is synchronous (PKCS#11 is a blocking C API). */
 class TokenReader {
   readonly #p: Addon;
-  readonly #m: Pkcs11Js.PKCS11;
+  readonly #m: Pkcs11Module;
   readonly #session: Session;
-  constructor(p: Addon, m: Pkcs11Js.PKCS11, session: Session) {
+  constructor(p: Addon, m: Pkcs11Module, session: Session) {
     this.#p = p;
     this.#m = m;
     this.#session = session;
@@ -144,7 +133,7 @@ function loginError(label: string, err: unknown): CredentialError {
  * the module are closed again before returning: from then on only OpenSSL's engine uses the token.
  */
 export function listTokenKeys(token: Pkcs11Token): TokenPrivateKey[] {
-  const p = loadAddon();
+  const p = loadPkcs11();
   const m = new p.PKCS11();
   try {
     m.load(token.module);

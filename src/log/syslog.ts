@@ -1,9 +1,7 @@
 // --syslog: the log lines go to the local syslog daemon as RFC 3164 datagrams, the way Go's
 // log/syslog writes locally: "<PRI>Mmm dd hh:mm:ss TAG[PID]: MESSAGE", facility daemon.
-import { UnixDatagramSocket } from '../sys/libc.ts';
-
-/** Where Go's log/syslog looks for the local daemon, in order. */
-export const SYSLOG_PATHS = ['/dev/log', '/var/run/syslog', '/var/run/log'] as const;
+import { syslogUnavailable } from '../config/platform-support.ts';
+import { system as thisSystem, type DatagramSocket, type System } from '../sys/platform.ts';
 
 const FACILITY_DAEMON = 3;
 const SEVERITY: Record<string, number> = { fatal: 2, error: 3, warn: 4, info: 6, debug: 7, trace: 7 };
@@ -20,26 +18,31 @@ function stamp(d: Date): string {
 /**
  * A pino destination writing each JSON log line as one syslog datagram: the message text with
  * the severity of its level. Throws at creation if no local syslog socket accepts a connection
- * (Ghostunnel exits with "unable to set up logger: …" then).
+ * (Ghostunnel exits with "unable to set up logger: …" then), or the platform has no UNIX datagrams.
  */
 export class SyslogDestination {
   readonly #tag: string;
-  #socket: UnixDatagramSocket;
+  readonly #open: (path: string) => DatagramSocket;
+  readonly #paths: readonly string[];
+  #socket: DatagramSocket;
   /** Lines the syslog daemon had no room for yet (its queue is short: net.unix.max_dgram_qlen). */
   readonly #backlog: Buffer[] = [];
   #retry: NodeJS.Timeout | undefined;
   #dropped = 0;
 
-  constructor(tag = 'ghostunnel') {
+  constructor(tag = 'ghostunnel', system: System = thisSystem) {
+    if (system.datagrams === undefined) throw new Error(syslogUnavailable(system));
     this.#tag = tag;
-    this.#socket = SyslogDestination.#connect();
+    this.#open = system.datagrams;
+    this.#paths = system.syslogPaths;
+    this.#socket = this.#connect();
   }
 
-  static #connect(): UnixDatagramSocket {
+  #connect(): DatagramSocket {
     const errors: string[] = [];
-    for (const path of SYSLOG_PATHS) {
+    for (const path of this.#paths) {
       try {
-        return new UnixDatagramSocket(path);
+        return this.#open(path);
       } catch (err) {
         errors.push((err as Error).message);
       }
@@ -92,7 +95,7 @@ export class SyslogDestination {
       // The syslog daemon restarted: reconnect once, and drop the line if it is still away.
       try {
         this.#socket.close();
-        this.#socket = SyslogDestination.#connect();
+        this.#socket = this.#connect();
         return this.#socket.send(datagram);
       } catch {
         return true;

@@ -45,7 +45,6 @@ export function passedDescriptors(env: NodeJS.ProcessEnv = process.env): number[
 
 /** The one descriptor systemd passed under `name` (FileDescriptorName=), with Ghostunnel's errors. */
 export function systemdSocket(name: string): number {
-  if (process.platform !== 'linux') throw new StartupError(`systemd:${name}: systemd socket activation is only supported on Linux`);
   const fds = inheritedSockets().get(name) ?? [];
   if (fds.length === 0) throw new StartupError(`expected listener with name ${name}, but found none`);
   if (fds.length > 1) throw new StartupError(`expected exactly 1 listening socket configured in systemd for name ${name}, found ${fds.length}`);

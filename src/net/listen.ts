@@ -1,11 +1,12 @@
 import { lookup } from 'node:dns/promises';
 import { createServer, type Server } from 'node:net';
 import { StartupError } from '../cli/errors.ts';
-import { bindTcp, bindUnixStream, closeDescriptor, dupDescriptor, listenOn, unixSocketPath } from '../sys/libc.ts';
+import { system as thisSystem, unavailable, type Descriptors, type System } from '../sys/platform.ts';
 import type { Address } from './address.ts';
 import { errnoText } from './go-errors.ts';
+import { HeldSocket } from './held-socket.ts';
 import { handedOverSocket, HANDOFF_NAMES, systemdSocket, type ListenerRole } from './inherited-sockets.ts';
-import { BACKLOG, Listener, type BoundSocket, type ListenerOptions } from './listener.ts';
+import { BACKLOG, Listener, SOCKET_OPTIONS, type BoundSocket, type ListenerOptions } from './listener.ts';
 
 export interface ListenOptions extends ListenerOptions {
   /** Which of the daemon's sockets this is: a hand-off passes each on under its role's name. */
@@ -14,8 +15,12 @@ export interface ListenOptions extends ListenerOptions {
    * Bind now, listen when the Listener first starts (the status port): an address that cannot be
    * bound still fails the start before anything listens, and until it serves, connections to a
    * socket we bind ourselves are refused rather than queued. Inherited sockets listen already.
+   * Where Node holds the socket (no descriptor calls), it listens at once and what arrives waits,
+   * unread, until the Listener starts.
    */
   readonly bindOnly?: boolean;
+  /** The platform's calls (this machine's unless a test picks another). */
+  readonly system?: System;
 }
 
 /**
@@ -27,48 +32,65 @@ export interface ListenOptions extends ListenerOptions {
  *   address it resolves to (IPv4 first), and SO_REUSEPORT lets a successor bind beside us;
  * - unix:PATH: a new socket at PATH (an existing path is "address already in use"), unlinked on
  *   close unless handed over.
+ * Without descriptor calls (src/sys/portable.ts), Node holds a HOST:PORT or unix:PATH socket
+ * itself (no SO_REUSEPORT, which Node has on Linux and a few BSDs only), and nothing is inherited.
  */
 export async function listen(addr: Address, options: ListenOptions): Promise<Listener> {
-  return new Listener(await bindSocket(addr, options.role, options.bindOnly === true), options);
+  return new Listener(await bindSocket(addr, options.role, options.bindOnly === true, options.system ?? thisSystem), options);
 }
 
-async function bindSocket(addr: Address, role: ListenerRole, bindOnly: boolean): Promise<BoundSocket> {
+async function bindSocket(addr: Address, role: ListenerRole, bindOnly: boolean, system: System): Promise<BoundSocket> {
+  const calls = system.descriptors;
   switch (addr.kind) {
     case 'systemd': {
+      if (!system.systemd || calls === undefined) throw new StartupError(unavailable(addr.text, system, 'use HOST:PORT'));
       const fd = systemdSocket(addr.name);
-      return { ...(await adopt(fd)), ownedPath: undefined, name: addr.name, listening: true };
+      return { ...(await adopt(fd, calls)), ownedPath: undefined, name: addr.name, listening: true };
     }
     case 'launchd':
-      throw new StartupError(`invalid address ${addr.text}: launchd sockets are only supported on macOS (use systemd:NAME, unix:PATH or HOST:PORT here)`);
+      throw new StartupError(`invalid address ${addr.text}: launchd socket activation is not implemented (use HOST:PORT or unix:PATH)`);
     case 'tcp':
     case 'unix': {
       const name = HANDOFF_NAMES[role];
       const ownedPath = addr.kind === 'unix' ? addr.path : undefined;
+      if (calls === undefined) return { ...(await hold(addr)), ownedPath, name, listening: true };
       const inherited = handedOverSocket(role);
-      if (inherited !== undefined) return { ...(await adopt(inherited)), ownedPath, name, listening: true };
+      if (inherited !== undefined) return { ...(await adopt(inherited, calls)), ownedPath, name, listening: true };
       if (addr.kind === 'unix') {
         try {
-          const fd = bindUnixStream(addr.path);
-          if (!bindOnly) listenOn(fd, BACKLOG);
+          const fd = calls.bindUnixStream(addr.path);
+          if (!bindOnly) calls.listenOn(fd, BACKLOG);
           return { fd, address: addr.path, ownedPath, name, listening: !bindOnly };
         } catch (err) {
           throw new StartupError(`unable to listen on ${addr.text}: ${(err as Error).message}`);
         }
       }
-      const host = addr.host === '' ? '0.0.0.0' : await resolveOne(addr.host, addr.text);
-      if (bindOnly) return { ...boundOnly(host, addr.port, addr.text), ownedPath, name, listening: false };
+      const host = await hostOf(addr);
+      if (bindOnly) return { ...boundOnly(calls, host, addr.port, addr.text), ownedPath, name, listening: false };
       const server = await bound(createServer(), { host, port: addr.port, reusePort: true, backlog: BACKLOG }, addr.text);
-      const socket = { fd: dupDescriptor(handleFd(server)), address: addressOf(server), ownedPath, name, listening: true };
+      const socket = { fd: calls.dup(handleFd(server)), address: addressOf(server), ownedPath, name, listening: true };
       server.close();
       return socket;
     }
   }
 }
 
+/** The portable route: a listening net.Server whose connections wait, unread, for an acceptor. */
+async function hold(addr: Extract<Address, { kind: 'tcp' | 'unix' }>): Promise<{ held: HeldSocket; address: string }> {
+  const where = addr.kind === 'unix' ? { path: addr.path } : { host: await hostOf(addr), port: addr.port };
+  const server = await bound(createServer({ ...SOCKET_OPTIONS, pauseOnConnect: true }), { ...where, backlog: BACKLOG }, addr.text);
+  return { held: new HeldSocket(server, BACKLOG), address: addressOf(server) };
+}
+
+/** Ghostunnel's bind address: an empty host is the IPv4 wildcard, a name the one address it resolves to. */
+async function hostOf(addr: Extract<Address, { kind: 'tcp' }>): Promise<string> {
+  return addr.host === '' ? '0.0.0.0' : await resolveOne(addr.host, addr.text);
+}
+
 /** A TCP socket bound (not listening) to `ip`, named as Node names a listening server's address. */
-function boundOnly(ip: string, port: number, text: string): { fd: number; address: string } {
+function boundOnly(calls: Descriptors, ip: string, port: number, text: string): { fd: number; address: string } {
   try {
-    const bound = bindTcp(ip, port);
+    const bound = calls.bindTcp(ip, port);
     return { fd: bound.fd, address: ip.includes(':') ? `[${ip}]:${bound.port}` : `${ip}:${bound.port}` };
   } catch (err) {
     throw new StartupError(`unable to listen on ${text}: ${(err as Error).message}`);
@@ -79,12 +101,12 @@ function boundOnly(ip: string, port: number, text: string): { fd: number; addres
  * Takes an inherited descriptor: moved to a close-on-exec one (so it leaks into no child but the
  * successor it is explicitly passed to), and asked for the address it is bound to.
  */
-async function adopt(inherited: number): Promise<{ fd: number; address: string }> {
-  const fd = dupDescriptor(inherited);
-  closeDescriptor(inherited);
-  const path = unixSocketPath(fd);
+async function adopt(inherited: number, calls: Descriptors): Promise<{ fd: number; address: string }> {
+  const fd = calls.dup(inherited);
+  calls.close(inherited);
+  const path = calls.unixSocketPath(fd);
   if (path !== undefined) return { fd, address: path };
-  const probe = await bound(createServer(), { fd: dupDescriptor(fd), backlog: BACKLOG }, `inherited descriptor ${inherited}`);
+  const probe = await bound(createServer(), { fd: calls.dup(fd), backlog: BACKLOG }, `inherited descriptor ${inherited}`);
   const address = addressOf(probe);
   probe.close();
   return { fd, address };

@@ -1,7 +1,8 @@
 import { unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { closeDescriptor, dupDescriptor, listenOn } from '../sys/libc.ts';
+import { system, type Descriptors } from '../sys/platform.ts';
 import { goAcceptError } from './go-errors.ts';
+import type { HeldSocket } from './held-socket.ts';
 
 /** Why accepting is paused; accepting resumes when no reason is left. */
 export type PauseReason = 'full' | 'backoff';
@@ -10,6 +11,11 @@ export type PauseReason = 'full' | 'backoff';
 export interface Acceptor {
   /** Starts accepting on `fd`, a descriptor it owns from now on; returns the function that stops (and closes it). */
   start(fd: number, listener: Listener): () => void;
+  /**
+   * Where Node holds the listening socket (no descriptors, src/sys/portable.ts): serves one
+   * connection the listener accepted. It comes paused, nothing read yet: resume it, or wrap it.
+   */
+  take?(socket: Socket, listener: Listener): void;
 }
 
 export interface ListenerOptions {
@@ -19,9 +25,7 @@ export interface ListenerOptions {
 }
 
 /** A bound, listening socket as the listener takes it over. */
-export interface BoundSocket {
-  /** The descriptor; the listener owns it from now on. */
-  readonly fd: number;
+export type BoundSocket = {
   /** The bound address: "127.0.0.1:41234", "[::1]:8443", or a socket path. */
   readonly address: string;
   /** A UNIX socket path we created, to unlink on close; undefined for TCP and systemd sockets. */
@@ -30,9 +34,19 @@ export interface BoundSocket {
   readonly name: string;
   /** False for a socket bound to listen only once the listener starts (ListenOptions.bindOnly). */
   readonly listening: boolean;
-}
+} & (
+  | {
+      /** The descriptor (where the platform has descriptors); the listener owns it from now on. */
+      readonly fd: number;
+    }
+  | {
+      /** The socket Node holds (portable route). */
+      readonly held: HeldSocket;
+    }
+);
 
-const SOCKET_OPTIONS = { allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: 15_000 } as const;
+/** Options of the sockets accepted by Node (the status port, the portable route). */
+export const SOCKET_OPTIONS = { allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: 15_000 } as const;
 /** Capped by the kernel at net.core.somaxconn, which is what Ghostunnel asks for. */
 export const BACKLOG = 4096;
 const BACKOFF_FIRST_MS = 5;
@@ -47,13 +61,16 @@ const BACKOFF_MAX_MS = 1000;
  * duplicate goes); the socket stays bound and listening, so new connections complete the TCP
  * handshake and wait in the kernel backlog, as Ghostunnel's do when --max-concurrent-conns is
  * reached. Resuming starts the acceptor on a new duplicate. The held descriptor is also what a
- * hand-off upgrade passes to the successor.
+ * hand-off upgrade passes to the successor. Where the platform has no descriptors, Node holds the
+ * socket and queues what arrives while paused instead (HeldSocket).
  */
 export class Listener {
-  readonly fd: number;
+  /** The held descriptor, for workers and a hand-off; undefined where Node holds the socket. */
+  readonly fd: number | undefined;
   readonly address: string;
   readonly ownedPath: string | undefined;
   readonly name: string;
+  readonly #held: HeldSocket | undefined;
   readonly #options: ListenerOptions;
   readonly #pauses = new Set<PauseReason>();
   #stop: (() => void) | undefined;
@@ -63,7 +80,8 @@ export class Listener {
   #listening: boolean;
 
   constructor(socket: BoundSocket, options: ListenerOptions) {
-    this.fd = socket.fd;
+    this.fd = 'fd' in socket ? socket.fd : undefined;
+    this.#held = 'held' in socket ? socket.held : undefined;
     this.address = socket.address;
     this.ownedPath = socket.ownedPath;
     this.name = socket.name;
@@ -79,7 +97,7 @@ export class Listener {
   /** Starts accepting (unless a pause is in force); a socket bound only starts listening now. Throws when it cannot. */
   start(): void {
     if (!this.#listening && !this.#closed) {
-      listenOn(this.fd, BACKLOG);
+      descriptors().listenOn(this.fd!, BACKLOG);
       this.#listening = true;
     }
     this.#update();
@@ -104,7 +122,8 @@ export class Listener {
     this.#closed = true;
     clearTimeout(this.#backoffTimer);
     this.#update();
-    closeDescriptor(this.fd);
+    if (this.#held !== undefined) this.#held.close();
+    else descriptors().close(this.fd!);
     if (this.ownedPath !== undefined && !handedOver) {
       try {
         unlinkSync(this.ownedPath);
@@ -137,9 +156,13 @@ export class Listener {
   }
 
   #open(): void {
+    if (this.#held !== undefined) {
+      this.#stop = this.#held.open(this.#options.acceptor, this);
+      return;
+    }
     let fd: number;
     try {
-      fd = dupDescriptor(this.fd);
+      fd = descriptors().dup(this.fd!);
     } catch (err) {
       this.#backOff(err as Error);
       return;
@@ -156,9 +179,18 @@ export class Listener {
   }
 }
 
+function descriptors(): Descriptors {
+  if (system.descriptors === undefined) throw new Error(`internal: a listening descriptor on ${system.name}, which has no descriptor calls`);
+  return system.descriptors;
+}
+
 /** Accepting through a net.Server (the status port): each connection goes to `onConnection`. */
 export function socketAcceptor(onConnection: (socket: Socket, listener: Listener) => void): Acceptor {
   return {
+    take(socket, listener) {
+      listener.accepted();
+      onConnection(socket.resume(), listener);
+    },
     start(fd, listener) {
       let open = true;
       const server = createServer(SOCKET_OPTIONS, (socket) => {

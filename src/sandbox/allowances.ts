@@ -5,12 +5,12 @@
 import { existsSync, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Address } from '../net/address.ts';
 import type { Config } from '../config/types.ts';
 import { AcmeStorage } from '../credentials/acme/acme-storage.ts';
-import { MIGRATE_SYSCTL } from '../sys/accept-queue.ts';
+import { system as thisSystem, type System } from '../sys/platform.ts';
 
 export interface SandboxAllowances {
   /** Files and directories (a directory covers everything under it) the process may read. */
@@ -21,7 +21,7 @@ export interface SandboxAllowances {
    * since Node leaves a path that does not exist out of the allowed set.
    */
   readonly created: readonly string[];
-  /** Native addons: koffi (descriptor duplication, UNIX sockets, sd_notify) is always needed. */
+  /** Native addons: koffi (descriptor duplication, UNIX sockets, sd_notify) and the native data plane, where the platform loads them. */
   readonly addons: boolean;
   /** Worker threads: the OPA evaluators. */
   readonly workers: boolean;
@@ -119,25 +119,25 @@ export function namedFiles(config: Config, extra: ExtraInputs): string[] {
  * works around Node.js 24, which denies a granted directory itself (not its contents) when a
  * path inside it was granted first.
  */
-export function withoutCovered(paths: readonly string[]): string[] {
+export function withoutCovered(paths: readonly string[], separator = sep): string[] {
   const kept: string[] = [];
   for (const p of [...new Set(paths)].sort((a, b) => a.length - b.length)) {
-    if (!kept.some((k) => p === k || p.startsWith(k.endsWith('/') ? k : `${k}/`))) kept.push(p);
+    if (!kept.some((k) => p === k || p.startsWith(k.endsWith(separator) ? k : `${k}${separator}`))) kept.push(p);
   }
   return kept;
 }
 
-export function sandboxAllowances(config: Config, extra: ExtraInputs, env: NodeJS.ProcessEnv = process.env): SandboxAllowances {
+export function sandboxAllowances(config: Config, extra: ExtraInputs, env: NodeJS.ProcessEnv = process.env, system: System = thisSystem): SandboxAllowances {
   const policies = policyBundles(config);
   const read = [...codeLocations(env), ...namedFiles(config, extra).flatMap(fileDirectories), ...extra.argsFiles.map((p) => resolve(p))];
   const write: string[] = [];
   const created: string[] = [];
   // The system trust store, where the environment moves it (OpenSSL reads it natively; Node's own reads are covered too).
   for (const name of ['SSL_CERT_FILE', 'SSL_CERT_DIR']) for (const p of (env[name] ?? '').split(delimiter).filter((p) => p !== '')) read.push(resolve(p));
-  // prom-client's process metrics and the status diagnostics read /proc/self (the same pid after the re-exec).
-  read.push('/proc/self', `/proc/${process.pid}`);
+  // prom-client's process metrics and the status diagnostics (the same pid after the re-exec).
+  read.push(...system.processFiles(process.pid));
   // Whether a reusePort successor would get the connections queued at shutdown (a start-up warning).
-  if (config.listen.kind === 'tcp') read.push(MIGRATE_SYSCTL);
+  if (config.listen.kind === 'tcp') read.push(...system.acceptQueueFiles);
   // UNIX sockets: ours are unlinked on close; the target and status directories as in Ghostunnel.
   const sockets = [config.listen, config.target, config.status?.address].flatMap(unixDirectory);
   read.push(...sockets);
@@ -151,14 +151,14 @@ export function sandboxAllowances(config: Config, extra: ExtraInputs, env: NodeJ
   if (policies.length > 0) {
     const opa = opaBuild(env);
     // An evaluator thread finds its own id there, to lower its priority (policy-worker.ts).
-    read.push(...opa.read, '/proc/thread-self');
+    read.push(...opa.read, ...system.threadFiles);
     write.push(...opa.write);
   }
   return {
     read: withoutCovered(read),
     write: withoutCovered(write),
     created,
-    addons: true,
+    addons: system.addons,
     workers: policies.length > 0 || config.lifecycle.workers > 1,
     childProcesses: true,
     inspector: true,

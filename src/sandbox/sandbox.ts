@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import type { Config } from '../config/types.ts';
 import { readyDescriptor } from '../lifecycle/upgrade.ts';
 import { passedDescriptors } from '../net/inherited-sockets.ts';
-import { keepAcrossExec } from '../sys/libc.ts';
+import { system } from '../sys/platform.ts';
 import { namedFiles, sandboxAllowances, type ExtraInputs, type SandboxAllowances } from './allowances.ts';
 import { addedFlagsMark } from './launch.ts';
 
@@ -70,6 +70,9 @@ export function enterSandbox(request: SandboxRequest): SandboxOutcome {
   // Node leaves a directory that does not exist out of the allowed set, so a missing file would be
   // reported as outside the sandbox: the start fails on it anyway, with the usual message.
   if (namedFiles(config, request.extra).some((p) => !existsSync(p))) return {};
+  if (!system.reexec) {
+    return { warning: `sandbox not applied: Node.js cannot re-execute itself in place on ${system.name} (process.execve), which entering it needs; use --disable-landlock to silence this` };
+  }
   if (typeof process.execve !== 'function') {
     return { warning: `sandbox not applied: this Node.js ${process.version} cannot re-execute itself (process.execve needs 22.15 or 23.11 and later); use --disable-landlock to silence this` };
   }
@@ -79,7 +82,8 @@ export function enterSandbox(request: SandboxRequest): SandboxOutcome {
     for (const dir of allowances.created) mkdirSync(dir, { recursive: true, mode: 0o700 });
     // Sockets from systemd or from the process we replace, and the hand-off's readiness pipe.
     const ready = readyDescriptor();
-    for (const fd of [...passedDescriptors(), ...(ready === undefined ? [] : [ready])]) keepAcrossExec(fd);
+    const calls = system.descriptors;
+    if (calls !== undefined) for (const fd of [...passedDescriptors(), ...(ready === undefined ? [] : [ready])]) calls.keepAcrossExec(fd);
     process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, ...addedFlagsMark(flags.length) });
   } catch (err) {
     return { warning: `sandbox not applied: re-executing ${process.execPath} failed: ${(err as Error).message}` };

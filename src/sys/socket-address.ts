@@ -1,4 +1,4 @@
-// sockaddr_in and sockaddr_in6 (Linux layouts) for the sockets libc.ts binds itself: the family
+// sockaddr_in and sockaddr_in6 (Linux layouts) for the sockets linux.ts binds itself: the family
 // in host byte order, the port in network order.
 import { isIPv4, isIPv6 } from 'node:net';
 import { endianness } from 'node:os';

@@ -5,7 +5,7 @@ import { StartupError } from '../cli/errors.ts';
 import type { ParsedArgs } from '../cli/parse.ts';
 import type { Log } from '../log/logger.ts';
 import type { Listener } from '../net/listener.ts';
-import { dupDescriptor } from '../sys/libc.ts';
+import { system } from '../sys/platform.ts';
 import type { TunnelEvents } from '../tunnel/events.ts';
 import type { ConnectionTracker } from '../tunnel/tracker.ts';
 import { replayEvents } from './event-batch.ts';
@@ -149,7 +149,10 @@ export class WorkerPool {
 
   #spawn(index: number): TunnelWorker {
     const { listener } = this.#options;
-    const init: WorkerInit = { index, args: this.#args, material: this.#material, socket: { fd: dupDescriptor(listener.fd), address: listener.address, name: listener.name } };
+    // --workers above 1 is refused at start where the platform has no descriptors to share.
+    const calls = system.descriptors;
+    if (calls === undefined || listener.fd === undefined) throw new Error(`internal: --workers on ${system.name}, which has no descriptors to share`);
+    const init: WorkerInit = { index, args: this.#args, material: this.#material, socket: { fd: calls.dup(listener.fd), address: listener.address, name: listener.name } };
     const worker = new TunnelWorker(index, init, this.#options, (w, code) => this.#onExit(w, code));
     this.#workers.add(worker);
     if (this.#paused) worker.post({ kind: 'pause' });

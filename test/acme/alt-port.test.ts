@@ -10,6 +10,7 @@ import { runGhostunnel, runToExit, type Daemon, type LogLine } from '../helpers/
 import { dnsResponder, type DnsResponder } from '../helpers/dns-responder.ts';
 import { connectAcmeTls, startPebble, type Pebble } from '../helpers/pebble.ts';
 import { issue, makeCa, tempDir, type Issued } from '../helpers/pki.ts';
+import { linuxOnly } from '../helpers/platform.ts';
 import { terminate, waitGone } from '../helpers/processes.ts';
 
 const FQDN = 'alt.ghostunnel.test';
@@ -53,7 +54,7 @@ async function waitForLine(gt: Daemon, match: (l: LogLine) => boolean, from: num
  * alternate port only (its tlsPort), as when the public port 443 is forwarded there: the tunnel's
  * own listener requires client certificates and is never asked.
  */
-describe('--auto-acme-alt-tls-alpn-port against Pebble', () => {
+describe('--auto-acme-alt-tls-alpn-port against Pebble', { skip: linuxOnly('runs pebble, the ACME test server') }, () => {
   let dir: string, client: Issued, backend: Backend, dns: DnsResponder, pebble: Pebble, gt: Daemon, port: number, altPort: number, altAddress: string;
   let successor: number | undefined;
   const answeredLines = (from = 0): LogLine[] => gt.lines.slice(from).filter((l) => /^answered TLS-ALPN-01 challenge for /.test(l.msg));

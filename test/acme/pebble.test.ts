@@ -10,6 +10,7 @@ import { runGhostunnel, runToExit, type Daemon } from '../helpers/daemon.ts';
 import { dnsResponder, type DnsResponder } from '../helpers/dns-responder.ts';
 import { holdingRelay, type HoldingRelay } from '../helpers/holding-relay.ts';
 import { connectAcmeTls as connectTls, startPebble, type Pebble } from '../helpers/pebble.ts';
+import { linuxOnly } from '../helpers/platform.ts';
 import { eventually } from '../helpers/status.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
 
@@ -24,7 +25,7 @@ const VALIDITY_SECONDS = 15;
  * reaches Pebble's directory through a relay that holds connections until Pebble is up: the
  * tunnel's port (known once it listens) has to be in Pebble's config before Pebble starts.
  */
-describe('server mode with --auto-acme-cert against Pebble', () => {
+describe('server mode with --auto-acme-cert against Pebble', { skip: linuxOnly('runs pebble, the ACME test server') }, () => {
   let trusted: string, dir: string, dataHome: string, clientCa: Ca, client: Issued, backend: Backend, dns: DnsResponder, relay: HoldingRelay, pebble: Pebble, gt: Daemon, port: number;
 
   before(async () => {

@@ -14,12 +14,13 @@ import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, type Ca, type Issued } from '../helpers/pki.ts';
 import { plainExchange } from '../helpers/plain-client.ts';
+import { linuxOnly } from '../helpers/platform.ts';
 import { startMicrosocks, startTinyproxy, type ProxyProcess } from '../helpers/proxies.ts';
 import { tlsTarget } from '../helpers/tls-target.ts';
 
 const NO_DNS = fileURLToPath(new URL('../helpers/no-dns-hook.ts', import.meta.url));
 
-describe('client mode through outbound proxies', () => {
+describe('client mode through outbound proxies', { skip: linuxOnly('runs tinyproxy, microsocks and danted') }, () => {
   let ca: Ca, server: Issued, client: Issued, backend: Backend, srv: Daemon, srvPort: number;
   let tinyproxy: ProxyProcess, socks: ProxyProcess, socksAuth: ProxyProcess;
 

@@ -9,6 +9,7 @@ import { sha256 } from '../helpers/clients.ts';
 import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
 import { collect, connectPlain, plainExchange } from '../helpers/plain-client.ts';
+import { unixOnly } from '../helpers/platform.ts';
 import { tlsTarget } from '../helpers/tls-target.ts';
 
 /** A client tunnel on 127.0.0.1:0 (unless `listen` says otherwise) to `target`; resolves once it listens. */
@@ -50,7 +51,7 @@ describe('client mode: our client tunnel to our server tunnel, mutual TLS both w
     }
   });
 
-  it('listens on a UNIX socket', async () => {
+  it('listens on a UNIX socket', { skip: unixOnly('listens on a UNIX socket') }, async () => {
     const path = join(tempDir(), 'client.sock');
     const gt = runGhostunnel(['client', '--listen', `unix:${path}`, '--target', `localhost:${srvPort}`, '--cert', client.cert, '--key', client.key, '--cacert', ca.cert]);
     try {

@@ -10,6 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import { bannerBackend, type Backend } from '../helpers/backends.ts';
 import { runGhostunnel, type Daemon, type LogLine } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Issued } from '../helpers/pki.ts';
+import { unixOnly } from '../helpers/platform.ts';
 import { curl, eventually, statusAddress } from '../helpers/status.ts';
 import { closed, echoed, probe } from '../helpers/tls-probe.ts';
 import { tlsTarget } from '../helpers/tls-target.ts';
@@ -86,7 +87,7 @@ async function status(t: Tunnel): Promise<Status> {
   return JSON.parse(r.body) as Status;
 }
 
-describe('--config reload: access rules', () => {
+describe('--config reload: access rules', { skip: unixOnly('sends SIGHUP') }, () => {
   let a: Backend;
   before(async () => {
     a = await bannerBackend('backend-a\n');
@@ -163,7 +164,7 @@ describe('--config reload: access rules', () => {
   });
 });
 
-describe('--config reload: target', () => {
+describe('--config reload: target', { skip: unixOnly('sends SIGHUP') }, () => {
   let a: Backend, b: Backend;
   before(async () => {
     a = await bannerBackend('backend-a\n');
@@ -195,7 +196,7 @@ describe('--config reload: target', () => {
   });
 });
 
-describe('--config reload: a file that does not validate changes nothing', () => {
+describe('--config reload: a file that does not validate changes nothing', { skip: unixOnly('sends SIGHUP') }, () => {
   let a: Backend, b: Backend, t: Tunnel;
   before(async () => {
     a = await bannerBackend('backend-a\n');
@@ -279,7 +280,7 @@ describe('--config reload: a file that does not validate changes nothing', () =>
   });
 });
 
-describe('--config reload: what needs a restart, and the settings beyond the tunnel', () => {
+describe('--config reload: what needs a restart, and the settings beyond the tunnel', { skip: unixOnly('sends SIGHUP') }, () => {
   it('a changed listen address is refused and reported as a pending restart; quiet and metrics-prefix apply at once', async () => {
     const a = await bannerBackend('backend-a\n');
     const t = await start(serverYaml({ target: a.port }));
@@ -339,7 +340,7 @@ describe('--config reload: what needs a restart, and the settings beyond the tun
   });
 });
 
-describe('--config reload: client mode', () => {
+describe('--config reload: client mode', { skip: unixOnly('sends SIGHUP') }, () => {
   /** The first line through the client tunnel's plain listener ('' when it closed), and the socket. */
   const plainProbe = (port: number): Promise<{ line: string; socket: Socket | undefined }> =>
     new Promise((resolve) => {

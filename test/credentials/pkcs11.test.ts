@@ -7,6 +7,7 @@ import { connectTls, peerSerial, sClient } from '../helpers/clients.ts';
 import { runGhostunnel, runToExit, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, openssl, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
 import { plainExchange } from '../helpers/plain-client.ts';
+import { linuxOnly } from '../helpers/platform.ts';
 import { issueForPublicKey, makeToken, type IssuedForKey, type Token, type TokenKeyPair } from '../helpers/softhsm.ts';
 import { tlsTarget } from '../helpers/tls-target.ts';
 
@@ -22,7 +23,7 @@ function pinFiles(): string[] {
     .flatMap((d) => readdirSync(join('/dev/shm', d)).map((f) => join('/dev/shm', d, f)));
 }
 
-describe('PKCS#11: keys generated on a SoftHSM2 token, used through OpenSSL', () => {
+describe('PKCS#11: keys generated on a SoftHSM2 token, used through OpenSSL', { skip: linuxOnly('runs softhsm2 and OpenSSL\'s pkcs11 engine') }, () => {
   let token: Token, rsaKey: TokenKeyPair, ecKey: TokenKeyPair, ca: Ca, dir: string;
   let rsaCert: IssuedForKey, ecCert: IssuedForKey, client: Issued, backend: Backend;
   const outputs: string[] = [];

@@ -1,14 +1,24 @@
 // The launchd agent and the Windows service recipe: what can be checked on Linux. The plist is
 // well-formed (python3's plistlib reads it as launchd would), and both command lines are accepted
-// by the parser, reload without signals where there are none, and stop within the manager's wait.
+// by the parser and by their platform (macOS, Windows, passed in), reload without signals where
+// there are none, and stop within the manager's wait.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseDuration } from '../../src/cli/duration.ts';
-import { parseArgs } from '../../src/cli/parse.ts';
+import { argsFor, parseArgs } from '../../src/cli/parse.ts';
+import { buildConfig } from '../../src/config/build.ts';
+import { systemFor } from '../../src/sys/platform.ts';
 
 const root = new URL('../../', import.meta.url);
+
+/** Parses and validates a command line as ghostunnel does on `platform`; throws its start-up error. */
+function acceptedOn(argv: readonly string[], platform: NodeJS.Platform): void {
+  const out = parseArgs(argv, () => {});
+  assert.equal(out.kind, 'run');
+  if (out.kind === 'run') buildConfig(argsFor(out.commandLine, out.commandLine.mode!), systemFor(platform));
+}
 
 function flag(argv: readonly string[], name: string): string | undefined {
   const i = argv.indexOf(`--${name}`);
@@ -25,7 +35,7 @@ describe('launchd agent', () => {
     const [node, launcher, ...args] = plist.ProgramArguments;
     assert.match(node!, /\/node$/);
     assert.match(launcher!, /\/node_modules\/ghostunnel-ts\/bin\/ghostunnel$/);
-    assert.equal(parseArgs(args, () => {}).kind, 'run');
+    acceptedOn(args, 'darwin');
     assert.ok(args.includes('--auto-reload'));
     assert.match(flag(args, 'listen')!, /^127\.0\.0\.1:\d+$/);
     assert.doesNotMatch(args.join(' '), /launchd:/, 'launchd: sockets are not implemented');
@@ -47,7 +57,7 @@ describe('Windows service (NSSM)', () => {
     const parameters = /^nssm set ghostunnel AppParameters "([^"]+)"$/m.exec(doc)![1]!.split(' ');
     const [launcher, ...args] = parameters;
     assert.match(launcher!, /\\node_modules\\ghostunnel-ts\\bin\\ghostunnel$/);
-    assert.equal(parseArgs(args, () => {}).kind, 'run');
+    acceptedOn(args, 'win32');
     assert.ok(parseDuration(flag(args, 'timed-reload')!) > 0, 'Windows has no SIGHUP: --timed-reload');
     const stopWaitMs = Number(/^nssm set ghostunnel AppStopMethodConsole (\d+)$/m.exec(doc)![1]);
     assert.ok(stopWaitMs > parseDuration(flag(args, 'shutdown-timeout')!));

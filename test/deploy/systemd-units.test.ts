@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { parseArgs } from '../../src/cli/parse.ts';
 import { REPO } from '../helpers/package-install.ts';
 import { tempDir } from '../helpers/pki.ts';
+import { linuxOnly } from '../helpers/platform.ts';
 
 const UNITS = join(REPO, 'deploy', 'systemd');
 const INSTALLED_BIN = '/usr/local/bin/ghostunnel';
@@ -54,7 +55,7 @@ const SETS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['socket-activated', ['socket-activated/ghostunnel.socket', 'socket-activated/ghostunnel.service']],
 ];
 
-describe('systemd units', () => {
+describe('systemd units', { skip: linuxOnly('runs systemd-analyze') }, () => {
   for (const [title, files] of SETS) {
     it(`systemd-analyze verify: ${title}`, () => {
       const dir = stage(files.map((f) => [basename(f), read(f)] as const));

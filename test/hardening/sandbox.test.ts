@@ -9,6 +9,7 @@ import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { connectTls, peerSerial } from '../helpers/clients.ts';
 import { runGhostunnel, runToExit, type Daemon, type LogLine } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
+import { linuxOnly } from '../helpers/platform.ts';
 import { terminate, waitGone } from '../helpers/processes.ts';
 import { kubernetesLayout } from '../helpers/rotation.ts';
 
@@ -18,7 +19,7 @@ function nodeOptions(pid: number): string[] {
   return argv.slice(1, argv.findIndex((a) => a.endsWith('main.ts')));
 }
 
-describe('sandbox (--disable-landlock turns it off)', () => {
+describe('sandbox (--disable-landlock turns it off)', { skip: linuxOnly('reads /proc/PID/cmdline') }, () => {
   let ca: Ca, server: Issued, client: Issued, backend: Backend;
   const daemons: Daemon[] = [];
   const others: number[] = [];

@@ -12,8 +12,9 @@ import { connectTls, readBytes } from '../helpers/clients.ts';
 import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
 import { tlsOver } from '../helpers/hostile-clients.ts';
 import { issue, makeCa, type Ca, type Issued } from '../helpers/pki.ts';
+import { unixOnly } from '../helpers/platform.ts';
 
-describe('graceful shutdown', () => {
+describe('graceful shutdown', { skip: unixOnly('sends SIGTERM, SIGHUP and SIGUSR1') }, () => {
   let ca: Ca, server: Issued, client: Issued, backend: Backend;
   const start = (extra: string[] = []): Daemon =>
     runGhostunnel(['server', '--listen', '127.0.0.1:0', '--target', `127.0.0.1:${backend.port}`, '--cert', server.cert, '--key', server.key, '--cacert', ca.cert, '--allow-cn', 'client', ...extra]);

@@ -14,6 +14,7 @@ import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { connectTls, readBytes } from '../helpers/clients.ts';
 import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, type Ca, type Issued } from '../helpers/pki.ts';
+import { linuxOnly } from '../helpers/platform.ts';
 
 describe('connection limits', () => {
   let ca: Ca, server: Issued, client: Issued, backend: Backend;
@@ -148,7 +149,7 @@ describe('connection limits', () => {
     assert.equal(await gt.stop(), 0);
   });
 
-  it('survives descriptor exhaustion (prlimit --nofile) and recovers once descriptors free up', async () => {
+  it('survives descriptor exhaustion (prlimit --nofile) and recovers once descriptors free up', { skip: linuxOnly('reads /proc and runs prlimit') }, async () => {
     const gt = start(['--connect-timeout', '5s']);
     const { port } = await gt.address();
     const pid = gt.proc.pid!;

@@ -11,6 +11,7 @@ import { AddressFamilyType, Command, IPv4ProxyAddress, IPv6ProxyAddress, Transpo
 import { readBytes } from '../helpers/clients.ts';
 import { runGhostunnel, runToExit, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
+import { unixOnly } from '../helpers/platform.ts';
 
 interface Received {
   readonly proto: V2ProxyProtocol;
@@ -149,7 +150,7 @@ describe('PROXY protocol v2 to the backend', () => {
     socket.destroy();
   });
 
-  it('UNIX listener: family UNIX stream, destination is the socket path', async () => {
+  it('UNIX listener: family UNIX stream, destination is the socket path', { skip: unixOnly('listens on a UNIX socket') }, async () => {
     const path = join(tempDir(), 'gt.sock');
     await start(`unix:${path}`, ['--allow-cn', 'client', '--proxy-protocol']);
     const { socket } = await send({ path });

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runGhostunnel } from '../helpers/daemon.ts';
 import { issue, makeCa } from '../helpers/pki.ts';
+import { linuxOnly } from '../helpers/platform.ts';
 
 const RUNNER = fileURLToPath(new URL('../helpers/reuseport-replacements.ts', import.meta.url));
 
@@ -24,7 +25,7 @@ function requireNamespaces(): void {
   }
 }
 
-describe('reusePort replacement with net.ipv4.tcp_migrate_req=1', { timeout: 300_000 }, () => {
+describe('reusePort replacement with net.ipv4.tcp_migrate_req=1', { timeout: 300_000, skip: linuxOnly('runs unshare -n, ip and sysctl') }, () => {
   it('20 replacements under handshake and request/response load: 0 failed connections', async (t) => {
     requireNamespaces();
     const [command, ...args] = [...inNamespace(1), process.execPath, RUNNER, '20'];

@@ -10,6 +10,7 @@ import { datagramSink, type DatagramSink } from '../helpers/datagram-sink.ts';
 import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
 import { listeningPort } from '../helpers/listening-port.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
+import { linuxOnly } from '../helpers/platform.ts';
 
 /**
  * Runs node inside a mount namespace where DIR is mounted on /run (so /var/run/syslog is
@@ -20,7 +21,7 @@ function inNamespace(dir: string, devLog: string): string[] {
   return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, devLog, dir];
 }
 
-describe('--syslog', () => {
+describe('--syslog', { skip: linuxOnly('--syslog sends UNIX datagrams') }, () => {
   let ca: Ca, server: Issued, backend: Backend;
   const daemons: Daemon[] = [];
   const sinks: DatagramSink[] = [];

@@ -12,6 +12,7 @@ import { connectTls, roundTrip } from '../helpers/clients.ts';
 import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
 import { tempDir } from '../helpers/pki.ts';
 import { plainExchange } from '../helpers/plain-client.ts';
+import { unixOnly } from '../helpers/platform.ts';
 import { cert, decisionCases, key, PEERS, ROOT, SERVER_NAME, type Case, type Peer } from './fixtures.ts';
 
 /** True when bytes made it through the tunnel to the echo backend and back. */
@@ -66,7 +67,7 @@ describe('server mode: --allow-policy decisions through handshakes', () => {
   });
 });
 
-describe('client mode: --verify-policy decisions through handshakes', () => {
+describe('client mode: --verify-policy decisions through handshakes', { skip: unixOnly('sends SIGHUP') }, () => {
   // The target picks its certificate by SNI; the peers that share the name "localhost" take turns
   // behind it, and ip-only (an IP name: no SNI) is its default. One client tunnel per verified
   // name; the policy file is swapped and reloaded (SIGHUP) from one bundle to the next.

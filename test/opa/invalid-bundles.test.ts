@@ -9,6 +9,7 @@ import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { connectTls, roundTrip } from '../helpers/clients.ts';
 import { runGhostunnel, runToExit, type Daemon } from '../helpers/daemon.ts';
 import { tempDir } from '../helpers/pki.ts';
+import { unixOnly } from '../helpers/platform.ts';
 import { bundle, cert, key, OPA_DIR, ROOT, type Peer } from './fixtures.ts';
 
 const serverArgs = (backendPort: number): string[] => ['server', '--listen', '127.0.0.1:0', '--target', `127.0.0.1:${backendPort}`, '--cert', cert('server1'), '--key', key('server1'), '--cacert', ROOT];
@@ -66,7 +67,7 @@ describe('OPA policy at start', () => {
   });
 });
 
-describe('OPA policy on reload', () => {
+describe('OPA policy on reload', { skip: unixOnly('sends SIGHUP') }, () => {
   let backend: Backend;
   let gt: Daemon;
   let port: number;

@@ -15,6 +15,7 @@ import { peerIdentity } from '../../src/auth/peer.ts';
 import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
 import { tempDir } from '../helpers/pki.ts';
+import { linuxOnly } from '../helpers/platform.ts';
 import { bundle, cert, key, percentile, ROOT, type Peer } from './fixtures.ts';
 
 const PEM = new Map<string, Buffer>();
@@ -100,7 +101,7 @@ async function sequential(port: number, peer: Peer, count: number): Promise<numb
 
 const fmt = (values: readonly number[]): string => `p50 ${percentile(values, 50).toFixed(2)} ms, p99 ${percentile(values, 99).toFixed(2)} ms`;
 
-describe('OPA latency', () => {
+describe('OPA latency', { skip: linuxOnly('reads thread priorities in /proc') }, () => {
   let backend: Backend;
   before(async () => (backend = await echoBackend()));
   after(() => backend.close());

@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { runGhostunnel } from '../helpers/daemon.ts';
+import { unixOnly } from '../helpers/platform.ts';
 import { printed, typeLine } from '../helpers/quickstart.ts';
 import { tempDir } from '../helpers/pki.ts';
 
 const sh = promisify(exec);
 
-describe('ghostunnel quickstart', () => {
+describe('ghostunnel quickstart', { skip: unixOnly('sends SIGINT') }, () => {
   it('makes demo credentials, serves the built-in backend, the printed commands reach it; Ctrl-C exits 0', async () => {
     const dir = join(tempDir(), 'demo dir');
     const gt = runGhostunnel(['quickstart', '--dir', dir, '--listen', '127.0.0.1:0', '--status-addr', '127.0.0.1:0']);

@@ -3,13 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
 import { plainExchange } from '../helpers/plain-client.ts';
+import { unixOnly } from '../helpers/platform.ts';
 import { tlsTarget, type TlsTarget } from '../helpers/tls-target.ts';
 import { svidResponse, workloadApiAgent, type WorkloadApiAgent } from '../helpers/workload-api.ts';
 
 const CLIENT_ID = 'spiffe://example.org/client';
 const SERVER_ID = 'spiffe://example.org/server';
 
-describe('client mode with the SPIFFE Workload API', () => {
+describe('client mode with the SPIFFE Workload API', { skip: unixOnly('the Workload API agent listens on a UNIX socket') }, () => {
   let ca: Ca, clientSvid: Issued, serverSvid: Issued, agent: WorkloadApiAgent, target: TlsTarget;
   before(async () => {
     const dir = tempDir('gt-spiffe-client-');

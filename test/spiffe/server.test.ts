@@ -5,6 +5,7 @@ import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { peerSerial, readBytes, roundTrip } from '../helpers/clients.ts';
 import { runGhostunnel, runToExit, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Ca } from '../helpers/pki.ts';
+import { unixOnly } from '../helpers/platform.ts';
 import { connectWithSvid, svidResponse, workloadApiAgent, type WorkloadApiAgent } from '../helpers/workload-api.ts';
 
 const SERVER_ID = 'spiffe://example.org/server';
@@ -16,7 +17,7 @@ function svidClient(port: number, svid: { cert: string; key: string }, ca: strin
   return connectWithSvid(port, svid, ca, SERVER_ID);
 }
 
-describe('server mode with the SPIFFE Workload API', () => {
+describe('server mode with the SPIFFE Workload API', { skip: unixOnly('the Workload API agent listens on a UNIX socket') }, () => {
   let dir: string, ca: Ca, partnerCa: Ca, backend: Backend, agent: WorkloadApiAgent, gt: Daemon, port: number;
   let serverSvid: ReturnType<typeof issue>;
   before(async () => {
@@ -124,7 +125,7 @@ describe('server mode with the SPIFFE Workload API', () => {
   });
 });
 
-describe('SPIFFE Workload API start-up failures and flags', () => {
+describe('SPIFFE Workload API start-up failures and flags', { skip: unixOnly('the Workload API agent listens on a UNIX socket') }, () => {
   it('an unreachable agent: exits 1 after --use-workload-api-timeout with the timeout message', async () => {
     const missing = join(tempDir('gt-spiffe-missing-'), 'agent.sock');
     const r = await runToExit(['server', '--listen', '127.0.0.1:0', '--target', '127.0.0.1:9', '--use-workload-api-addr', `unix://${missing}`, '--use-workload-api-timeout', '1s', '--allow-all']);

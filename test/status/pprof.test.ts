@@ -7,6 +7,7 @@ import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { connectTls, readBytes } from '../helpers/clients.ts';
 import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, type Ca, type Issued } from '../helpers/pki.ts';
+import { linuxOnly } from '../helpers/platform.ts';
 import { curl, eventually, statusAddress } from '../helpers/status.ts';
 
 /** A goroutine profile in Go's debug=1 text: the total of its first line, and its "N @ kind" lines. */
@@ -195,7 +196,7 @@ describe('status: the goroutine count rises with the work and returns to its bas
     await backToBaseline(total, baseline, 'after the deadlines closed 200 connections');
   });
 
-  it('--workers 2: the count is summed over the event loops', async () => {
+  it('--workers 2: the count is summed over the event loops', { skip: linuxOnly('--workers shares the listening descriptor') }, async () => {
     const backend = await echoBackend();
     closers.push(() => backend.close());
     const { port, total, body } = await start(backend.port, ['--workers', '2']);

@@ -11,6 +11,7 @@ import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { sClient } from '../helpers/clients.ts';
 import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
+import { unixOnly } from '../helpers/platform.ts';
 import { curl, eventually, statusAddress } from '../helpers/status.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -109,7 +110,7 @@ describe('status: each address form answers curl', () => {
     assert.equal(json(r.body).backend_ok, true);
   });
 
-  it('unix:PATH is plain HTTP on a UNIX socket (curl --unix-socket)', async () => {
+  it('unix:PATH is plain HTTP on a UNIX socket (curl --unix-socket)', { skip: unixOnly('listens on a UNIX socket') }, async () => {
     const path = join(tempDir(), 'status.sock');
     const gt = start(`unix:${path}`);
     assert.equal(await statusAddress(gt), path);

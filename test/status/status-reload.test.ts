@@ -8,6 +8,7 @@ import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { connectTls, peerSerial } from '../helpers/clients.ts';
 import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
+import { unixOnly } from '../helpers/platform.ts';
 import { curl, promValue, statusAddress, type PromFamily } from '../helpers/status.ts';
 
 function stamp(offsetMs: number): string {
@@ -18,7 +19,7 @@ function goUtc(date: Date): string {
   return date.toISOString().replace('.000Z', 'Z');
 }
 
-describe('status: reloads are observable', () => {
+describe('status: reloads are observable', { skip: unixOnly('sends SIGHUP') }, () => {
   let ca: Ca, first: Issued, second: Issued, backend: Backend, gt: Daemon, addr: string, port: number;
   let cert: string, key: string;
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { linuxOnly } from '../helpers/platform.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SUITES = [
@@ -26,7 +27,7 @@ const SUITES = [
   'test/lifecycle/proxy-protocol.test.ts',
 ];
 
-it('the reload, status, drain and systemd suites pass with --workers 2', async () => {
+it('the reload, status, drain and systemd suites pass with --workers 2', { skip: linuxOnly('--workers shares the listening descriptor') }, async () => {
   const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=tap', '--test-force-exit', ...SUITES], {
     cwd: ROOT,
     // Without NODE_TEST_CONTEXT: the inner runner must run its files itself, not report to this one.

@@ -12,6 +12,7 @@ import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { connectTls, peerSerial, readBytes, roundTrip } from '../helpers/clients.ts';
 import { runGhostunnel, runToExit, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
+import { linuxOnly } from '../helpers/platform.ts';
 import { curl, eventually, promValue, statusAddress, type PromFamily } from '../helpers/status.ts';
 import { tlsTarget, type TlsTarget } from '../helpers/tls-target.ts';
 
@@ -20,7 +21,7 @@ function servingLoops(gt: Daemon, from = 0): Set<number> {
   return new Set(gt.lines.slice(from).filter((l) => l.msg.startsWith('opening pipe:')).map((l) => (typeof l.worker === 'number' ? l.worker : 0)));
 }
 
-describe('--workers', () => {
+describe('--workers', { skip: linuxOnly('--workers shares the listening descriptor') }, () => {
   let ca: Ca, server: Issued, client: Issued, backend: Backend;
   let dir: string, certPath: string, keyPath: string;
 

@@ -3,10 +3,10 @@
  * synchronously and cannot be interrupted from inside, so it runs here, where the pool can
  * terminate the whole thread when it overruns its deadline without stalling the event loop.
  */
-import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { system } from '../../sys/platform.ts';
 import { certificateInputJson } from './certificate-input.ts';
 import { describeError, instantiatePolicy, isAllowed, type PolicyImage } from './compiled-policy.ts';
 
@@ -30,15 +30,16 @@ console.log = (...args: unknown[]): void => port.postMessage({ print: args.join(
  * serves connections, so a runaway policy (it burns a core until --connect-timeout) takes CPU time
  * from the other handshakes only when nothing else wants it (docs/opa.md, "Isolation and limits").
  * Best effort and silent: elsewhere, or when the system refuses, the thread keeps its priority.
- * Under the sandbox, /proc/thread-self is among the readable paths when a policy is configured.
+ * Under the sandbox, the file that tells the thread its id is readable when a policy is configured.
  */
 function yieldToConnections(): void {
+  if (system.threadId === undefined) return;
   try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    const tid = system.threadId();
     const nice = getPriority(tid);
     if (nice < 19) setPriority(tid, Math.min(19, nice + 10));
   } catch {
-    // not Linux, no /proc, or setpriority refused
+    // the id could not be read, or setpriority was refused
   }
 }
 yieldToConnections();

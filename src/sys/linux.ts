@@ -1,12 +1,16 @@
-// The few system calls Node does not expose and the lifecycle needs: duplicating a listening
-// descriptor (so accepting can pause without the kernel dropping queued connections), binding a
-// UNIX stream socket whose path we unlink ourselves, binding a socket that listens only later
-// (the status port), and UNIX datagrams (sd_notify, /dev/log).
-// Bound through koffi, a maintained FFI that ships prebuilt binaries, so nothing compiles at
-// install time. Linux values and struct layouts: these features are Linux-only (spec §2.16).
+// Linux (src/sys/platform.ts picks it there): the few system calls Node does not expose and the
+// lifecycle needs, and where Linux keeps what the daemon reads about itself. The calls: duplicating
+// a listening descriptor (so accepting can pause without the kernel dropping queued connections),
+// binding a UNIX stream socket whose path we unlink ourselves, binding a socket that listens only
+// later (the status port), and UNIX datagrams (sd_notify, /dev/log). Bound through koffi, a
+// maintained FFI that ships prebuilt binaries, so nothing compiles at install time, and loaded at
+// the first call only. Linux values and struct layouts.
+import { readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import { StartupError } from '../cli/errors.ts';
+import { MIGRATE_SYSCTL } from './accept-queue.ts';
+import type { System } from './platform.ts';
 import { inetAddress, portOf } from './socket-address.ts';
 
 type Fn = (...args: unknown[]) => number;
@@ -213,3 +217,23 @@ export class UnixDatagramSocket {
     this.#fd = -1;
   }
 }
+
+/** Where Go's log/syslog looks for the local daemon, in order. */
+const SYSLOG_PATHS = ['/dev/log', '/var/run/syslog', '/var/run/log'] as const;
+
+export const linux: System = {
+  name: 'linux',
+  descriptors: { dup: dupDescriptor, close: closeDescriptor, keepAcrossExec, unixSocketPath, bindUnixStream, bindTcp, listenOn },
+  datagrams: (path) => new UnixDatagramSocket(path),
+  systemd: true,
+  unixSockets: true,
+  reexec: true,
+  addons: true,
+  syslogPaths: SYSLOG_PATHS,
+  signals: { reload: ['SIGHUP', 'SIGUSR1'], shutdown: ['SIGTERM', 'SIGINT'], upgrade: ['SIGUSR2'] },
+  processFiles: (pid) => ['/proc/self', `/proc/${pid}`],
+  threadFiles: ['/proc/thread-self'],
+  acceptQueueFiles: [MIGRATE_SYSCTL],
+  threadId: () => Number(readlinkSync('/proc/thread-self').split('/').pop()),
+  ramDirectory: '/dev/shm',
+};
