@@ -5,10 +5,14 @@
 // - pkcs11js, a Node-API addon whose install-time build may have used the other headers. Without
 //   the runtime's headers (an install that pruned them) its own build is kept: the Node-API binary
 //   interface does not change between Node.js versions, so that build loads too.
+// The compilers' output goes to a log that is shown only when a build fails: a successful install
+// prints no gyp chatter and no warnings from third-party C++ a newcomer could do nothing about
+// (compiler warnings in our own native/ are still shown: they are ours to fix).
 // Plain JavaScript: npm may run it with any Node.js.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,6 +41,25 @@ function runtimeHeaders() {
   return undefined;
 }
 
+/** Runs a build step with its output in a log, returned; on failure prints the log and fails the install. */
+function quietly(command, args, options) {
+  const dir = mkdtempSync(join(tmpdir(), 'ghostunnel-build-'));
+  const logPath = join(dir, 'build.log');
+  const log = openSync(logPath, 'w');
+  try {
+    execFileSync(command, args, { ...options, stdio: ['ignore', log, log] });
+  } catch (err) {
+    closeSync(log);
+    process.stderr.write(readFileSync(logPath, 'utf8'));
+    process.stderr.write(`build-native-addons: ${[command, ...args].join(' ')} failed (its output is above)\n`);
+    throw err;
+  }
+  closeSync(log);
+  const output = readFileSync(logPath, 'utf8');
+  rmSync(dir, { recursive: true, force: true });
+  return output;
+}
+
 function builtWith(addon) {
   const config = join(root, 'node_modules', addon, 'build', 'config.gypi');
   if (!existsSync(config)) return undefined;
@@ -55,7 +78,8 @@ const nodeBin = join(root, 'node_modules', 'node', 'bin', 'node');
 const probe = existsSync(nodeBin) ? nodeBin : process.execPath;
 
 log(`building the data plane (native/) against Node.js ${runtime?.version ?? process.version}`);
-execFileSync(probe, [nodeGyp(), 'rebuild', ...(runtime ? [`--nodedir=${runtime.headers}`] : [])], { cwd: root, stdio: 'inherit' });
+const dataPlane = quietly(probe, [nodeGyp(), 'rebuild', ...(runtime ? [`--nodedir=${runtime.headers}`] : [])], { cwd: root });
+for (const line of dataPlane.split('\n')) if (/native\/.*warning:/.test(line)) process.stderr.write(`${line}\n`);
 execFileSync(probe, ['-e', `require(${JSON.stringify(join(root, 'build', 'Release', 'ghostunnel_engine.node'))})`], { stdio: 'inherit' });
 
 for (const addon of ADDONS) {
@@ -66,7 +90,7 @@ for (const addon of ADDONS) {
     log(`${addon} is built against Node.js ${runtime.version}`);
   } else {
     log(`building ${addon} against Node.js ${runtime.version} (${runtime.headers})`);
-    execFileSync('npm', ['rebuild', addon, `--nodedir=${runtime.headers}`, '--foreground-scripts'], { cwd: root, stdio: 'inherit' });
+    quietly('npm', ['rebuild', addon, `--nodedir=${runtime.headers}`, '--foreground-scripts'], { cwd: root });
   }
   // The addon must load in the Node.js that runs the daemon.
   execFileSync(probe, ['-e', `require(${JSON.stringify(createRequire(join(root, 'package.json')).resolve(addon))})`], { stdio: 'inherit' });
