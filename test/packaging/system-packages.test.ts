@@ -107,7 +107,7 @@ describe('test/helpers/programs.ts', () => {
     const file = join(dir, 'needs-curl.test.mjs');
     const helper = pathToFileURL(join(REPO, 'test', 'helpers', 'programs.ts')).href;
     writeFileSync(file, `import { it } from 'node:test';\nimport { requireProgram } from '${helper}';\nit('needs curl', () => requireProgram('curl'));\n`);
-    const env = { ...process.env, PATH: '/nonexistent' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: '/nonexistent' };
     delete env.NODE_TEST_CONTEXT; // else the inner runner reports to this one instead of printing
     const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', file], { encoding: 'utf8', env });
     assert.equal(r.status, 1);
