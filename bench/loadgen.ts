@@ -1,8 +1,11 @@
-// The load generator of ../shared/bench/loadgen: building it, and running its client modes on the
-// load core, with their JSON results typed.
+// The load generator (bench/loadgen, Go): building it, and running its client modes on the load
+// core, with their JSON results typed.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+
+/** bench/loadgen: the Go sources, go.mod and build.sh. */
+export const LOADGEN_DIR = join(import.meta.dirname, 'loadgen');
 
 export interface LatencyResult {
   readonly perS: number;
@@ -27,14 +30,16 @@ export interface IdleResult {
   readonly errorSample: string;
 }
 
-/** Builds loadgen into `out` unless a build newer than its source is already there. */
-export function buildLoadgen(kitDir: string, out: string): string {
-  const source = join(kitDir, 'loadgen', 'main.go');
-  if (existsSync(out) && statSync(out).mtimeMs > statSync(source).mtimeMs) return out;
+/** Builds loadgen into `out` unless a build newer than all its sources is already there. */
+export function buildLoadgen(out: string): string {
+  const sources = readdirSync(LOADGEN_DIR).filter((f) => f.endsWith('.go') || f === 'go.mod');
+  const newest = Math.max(...sources.map((f) => statSync(join(LOADGEN_DIR, f)).mtimeMs));
+  if (existsSync(out) && statSync(out).mtimeMs > newest) return out;
+  const script = join(LOADGEN_DIR, 'build.sh');
   try {
-    execFileSync(join(kitDir, 'build-loadgen.sh'), [out], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(script, [out], { stdio: ['ignore', 'ignore', 'inherit'] });
   } catch (err) {
-    throw new Error(`building loadgen with ${join(kitDir, 'build-loadgen.sh')} failed (needs Go ≥ 1.19: apt-get install -y golang-go): ${(err as Error).message}`);
+    throw new Error(`building loadgen with ${script} failed (needs Go >= 1.19: apt-get install -y golang-go): ${(err as Error).message}`);
   }
   return out;
 }

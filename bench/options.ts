@@ -45,7 +45,6 @@ export const HELP = `npm run bench — environment variables:
                            (server mode), e.g. a prototype in /tmp with its switches
   BENCH_UNPINNED=1         pin nothing: the tunnel, loadgen and backends share every CPU (for --workers N)
   BENCH_DOCS=1|0           write docs/performance.md (default: 1 only for a full default run)
-  BENCH_KIT=DIR            the benchmark kit (default ../shared/bench)
   BENCH_RENDER=FILE        measure nothing: print and write the tables of a saved bench/out/results-*.json`;
 
 function positive(name: string, fallback: number): number {

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { makeCertDir } from './certs.ts';
 import { buildLoadgen, Loadgen } from './loadgen.ts';
 import { loadAverage, machineFacts } from './machine.ts';
 import { Backends, RoundRunner, type CertDirs, type RoundFigures } from './measure.ts';
@@ -13,15 +14,10 @@ import { buildTable, markdownSection, textTable, writeDocs, type Column, type Ru
 import { allSubjects, type Subject } from './subjects.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-/** The benchmark kit (loadgen source, mkcerts.sh, peer scripts) shared by the projects on this machine. */
-const KIT = resolve(process.env.BENCH_KIT || join(ROOT, '..', 'shared', 'bench'));
 const OUT = join(ROOT, 'bench', 'out');
 
 function makeCerts(): CertDirs {
-  const dirs = { ec: join(OUT, 'certs-ec'), rsa: join(OUT, 'certs-rsa') };
-  execFileSync(join(KIT, 'mkcerts.sh'), [dirs.ec, 'ec'], { stdio: 'ignore' });
-  execFileSync(join(KIT, 'mkcerts.sh'), [dirs.rsa, 'rsa'], { stdio: 'ignore' });
-  return dirs;
+  return { ec: makeCertDir(join(OUT, 'certs-ec'), 'ec'), rsa: makeCertDir(join(OUT, 'certs-rsa'), 'rsa') };
 }
 
 /**
@@ -110,7 +106,6 @@ async function main(): Promise<void> {
     render(saved, basename(rerender, '.json').replace(/^results-/, ''), docs);
     return;
   }
-  if (!existsSync(join(KIT, 'loadgen', 'main.go'))) throw new Error(`no benchmark kit at ${KIT} (loadgen/, mkcerts.sh, peers/): set BENCH_KIT to its directory`);
   const options = readOptions(ROOT);
   const started = Date.now();
   const date = new Date();
@@ -118,10 +113,10 @@ async function main(): Promise<void> {
   const logDir = join(OUT, 'logs', stamp);
   mkdirSync(logDir, { recursive: true });
 
-  const loadgenBin = buildLoadgen(KIT, join(OUT, 'loadgen'));
+  const loadgenBin = buildLoadgen(join(OUT, 'loadgen'));
   const certs = makeCerts();
   if (options.compile) compileTunnel();
-  const choice = allSubjects(loadgenBin, KIT, options.tunnel, options.alternatives);
+  const choice = allSubjects(loadgenBin, options.tunnel, options.alternatives);
   const subjects = choice.subjects.filter((s) => options.only === undefined || options.only.has(s.id));
   const machine = machineFacts();
   console.log(`bench: ${subjects.map((s) => s.label).join(' → ')}, ${options.rounds} round(s); logs in ${logDir}`);

@@ -9,7 +9,7 @@ export type Service = 'echo' | 'sink';
 export interface StartRequest {
   readonly port: number;
   readonly service: Service;
-  /** Directory made by mkcerts.sh (server.*, client.*, ca.crt). */
+  /** Directory made by certs.ts (server.*, client.*, ca.crt). */
   readonly certDir: string;
   /** The backend a tunnel forwards to (undefined for the direct echo, which is its own backend). */
   readonly targetPort: number | undefined;
@@ -120,7 +120,7 @@ export function tunnelClient(build: TunnelBuild, id: string): Subject {
   };
 }
 
-/** A peer started by a script taking LISTEN TARGET CERTDIR (../shared/bench/peers, or ours for client mode). */
+/** A peer started by bench/peers/NAME.sh MODE LISTEN TARGET CERTDIR. */
 function peer(id: string, label: string, mode: 'server' | 'client', script: string, reloadSignal: NodeJS.Signals | undefined): Subject {
   return {
     id,
@@ -130,7 +130,7 @@ function peer(id: string, label: string, mode: 'server' | 'client', script: stri
     dial: mode === 'server' ? 'tls' : 'plain',
     reloadSignal,
     env: {},
-    command: (req) => ['bash', script, `127.0.0.1:${req.port}`, target(req), req.certDir],
+    command: (req) => ['bash', join(HERE, 'peers', script), mode, `127.0.0.1:${req.port}`, target(req), req.certDir],
   };
 }
 
@@ -160,20 +160,20 @@ export interface SubjectChoice {
  * SIGHUP; HAProxy reloads only by starting a new process (master-worker, SIGUSR2), which is not
  * the same thing, so it gets no reload figure.
  */
-export function allSubjects(loadgen: string, kitDir: string, main: TunnelBuild, alternatives: readonly TunnelBuild[]): SubjectChoice {
+export function allSubjects(loadgen: string, main: TunnelBuild, alternatives: readonly TunnelBuild[]): SubjectChoice {
   const skipped: string[] = [];
   const subjects: Subject[] = [directEcho(loadgen), tunnelServer(main, 'tunnel')];
   alternatives.forEach((b, i) => subjects.push(tunnelServer(b, `alt${i + 1}`)));
   const haproxy = installed('haproxy');
   const stunnel = installed('stunnel4');
-  if (haproxy) subjects.push(peer('haproxy', 'HAProxy', 'server', join(kitDir, 'peers', 'haproxy.sh'), undefined));
+  if (haproxy) subjects.push(peer('haproxy', 'HAProxy', 'server', 'haproxy.sh', undefined));
   else skipped.push('HAProxy: not installed (apt-get install -y haproxy)');
-  if (stunnel) subjects.push(peer('stunnel', 'stunnel', 'server', join(kitDir, 'peers', 'stunnel.sh'), 'SIGHUP'));
+  if (stunnel) subjects.push(peer('stunnel', 'stunnel', 'server', 'stunnel.sh', 'SIGHUP'));
   else skipped.push('stunnel: not installed (apt-get install -y stunnel4)');
   if (hasClientMode(main)) {
     subjects.push(tunnelClient(main, 'tunnel-client'));
-    if (haproxy) subjects.push(peer('haproxy-client', 'HAProxy client', 'client', join(HERE, 'peers', 'haproxy-client.sh'), undefined));
-    if (stunnel) subjects.push(peer('stunnel-client', 'stunnel client', 'client', join(HERE, 'peers', 'stunnel-client.sh'), 'SIGHUP'));
+    if (haproxy) subjects.push(peer('haproxy-client', 'HAProxy client', 'client', 'haproxy.sh', undefined));
+    if (stunnel) subjects.push(peer('stunnel-client', 'stunnel client', 'client', 'stunnel.sh', 'SIGHUP'));
   } else {
     skipped.push(`client mode: ${join(dirname(main.entry), 'tunnel')} has no client-tunnel module yet`);
   }

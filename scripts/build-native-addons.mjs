@@ -10,9 +10,12 @@
 // with one line saying that the portable data plane (Node's tls) will serve, and pkcs11js is left
 // to npm (an optional dependency: npm leaves it out when its own build fails). `npm run build:native`
 // is the explicit build: any failure fails it.
+// The compilers' output goes to a log that is shown only when a build fails: a successful install
+// prints no gyp chatter and no warnings from third-party C++ a newcomer could do nothing about
+// (compiler warnings in our own native/ are still shown: they are ours to fix).
 // Plain JavaScript: npm may run it with any Node.js.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -56,6 +59,25 @@ function nodeGyp() {
   return join(npm, 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
 }
 
+/** Runs a build step with its output in a log, returned; on failure prints the log and throws. */
+function quietly(command, args, options) {
+  const dir = mkdtempSync(join(tmpdir(), 'ghostunnel-build-'));
+  const logPath = join(dir, 'build.log');
+  const out = openSync(logPath, 'w');
+  let error;
+  try {
+    execFileSync(command, args, { ...options, stdio: ['ignore', out, out] });
+  } catch (err) {
+    error = err;
+  }
+  closeSync(out);
+  const output = readFileSync(logPath, 'utf8');
+  rmSync(dir, { recursive: true, force: true });
+  if (error === undefined) return output;
+  process.stderr.write(`${output}build-native-addons: ${[command, ...args].join(' ')} failed (its output is above)\n`);
+  throw error;
+}
+
 /** Why node-gyp cannot build here (no python3, make or working C++ compiler), or undefined. */
 function missingToolchain() {
   const runs = (command, args) => spawnSync(command, args, { stdio: 'ignore' }).status === 0;
@@ -95,7 +117,11 @@ else if (missing !== undefined) unavailable(`no C++ toolchain for the native dat
 else {
   log(`building the data plane (native/) against Node.js ${runtime?.version ?? process.version}`);
   try {
-    execFileSync(probe, [nodeGyp(), 'rebuild', ...(runtime ? [`--nodedir=${runtime.headers}`] : [])], { cwd: root, stdio: 'inherit' });
+    // npm passes a `nodedir` from the user's config in the environment, where node-gyp takes it over
+    // the flag: both name the runtime's headers.
+    const env = runtime ? { ...process.env, npm_config_nodedir: runtime.headers } : process.env;
+    const output = quietly(probe, [nodeGyp(), 'rebuild', ...(runtime ? [`--nodedir=${runtime.headers}`] : [])], { cwd: root, env });
+    for (const line of output.split('\n')) if (/native\/.*warning:/.test(line)) process.stderr.write(`${line}\n`);
     execFileSync(probe, ['-e', `require(${JSON.stringify(join(root, 'build', 'Release', 'ghostunnel_engine.node'))})`], { stdio: 'inherit' });
   } catch {
     unavailable('the native data plane did not build (the output above says why); fix that and run `npm run build:native`');
@@ -123,7 +149,7 @@ function buildAddon(addon) {
     log(`${addon} is built against Node.js ${runtime.version}`);
   } else {
     log(`building ${addon} against Node.js ${runtime.version} (${runtime.headers})`);
-    execFileSync('npm', ['rebuild', addon, `--nodedir=${runtime.headers}`, '--foreground-scripts'], { cwd: root, stdio: 'inherit' });
+    quietly('npm', ['rebuild', addon, `--nodedir=${runtime.headers}`, '--foreground-scripts'], { cwd: root, env: { ...process.env, npm_config_nodedir: runtime.headers } });
   }
   // The addon must load in the Node.js that runs the daemon.
   execFileSync(probe, ['-e', `require(${JSON.stringify(createRequire(join(root, 'package.json')).resolve(addon))})`], { stdio: 'inherit' });

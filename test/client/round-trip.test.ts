@@ -10,6 +10,7 @@ import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
 import { collect, connectPlain, plainExchange } from '../helpers/plain-client.ts';
 import { unixOnly } from '../helpers/platform.ts';
+import { requireProgram } from '../helpers/programs.ts';
 import { tlsTarget } from '../helpers/tls-target.ts';
 
 /** A client tunnel on 127.0.0.1:0 (unless `listen` says otherwise) to `target`; resolves once it listens. */
@@ -69,6 +70,7 @@ describe('client mode: openssl s_server -Verify 1 as the target', () => {
     const ca = makeCa();
     const server = issue(ca, 'server', { cn: 'server' });
     const client = issue(ca, 'client', { cn: 'client', ou: 'tunnels' });
+    requireProgram('openssl');
     const s = spawn('openssl', ['s_server', '-accept', '127.0.0.1:0', '-cert', server.cert, '-key', server.key, '-CAfile', ca.cert, '-Verify', '1', '-naccept', '1'], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });

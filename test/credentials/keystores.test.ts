@@ -7,10 +7,12 @@ import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { sClient } from '../helpers/clients.ts';
 import { runGhostunnel, runToExit } from '../helpers/daemon.ts';
 import { issue, makeCa, openssl, tempDir, toPkcs12, type Ca, type Issued } from '../helpers/pki.ts';
+import { requireProgram } from '../helpers/programs.ts';
 
 const PASS = 'keystore-pass';
 
 function keytool(args: string[]): void {
+  requireProgram('keytool');
   // Client JIT and serial GC: keytool runs for a moment, and the JVM starts faster so.
   execFileSync('keytool', ['-J-XX:TieredStopAtLevel=1', '-J-XX:+UseSerialGC', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -10,6 +10,7 @@ import { parseDuration } from '../../src/cli/duration.ts';
 import { argsFor, parseArgs } from '../../src/cli/parse.ts';
 import { buildConfig } from '../../src/config/build.ts';
 import { systemFor } from '../../src/sys/platform.ts';
+import { requireProgram } from '../helpers/programs.ts';
 
 const root = new URL('../../', import.meta.url);
 
@@ -27,6 +28,7 @@ function flag(argv: readonly string[], name: string): string | undefined {
 
 describe('launchd agent', () => {
   const path = new URL('deploy/launchd/com.example.ghostunnel.plist', root);
+  requireProgram('python3');
   const plist = JSON.parse(
     execFileSync('python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.load(open(sys.argv[1], "rb"))))', path.pathname], { encoding: 'utf8' }),
   ) as { Label: string; ProgramArguments: string[]; KeepAlive: { SuccessfulExit: boolean }; ExitTimeOut: number; RunAtLoad: boolean };

@@ -1,4 +1,5 @@
-// deploy/systemd: `systemd-analyze verify` accepts the units (with ExecStart pointed at this
+// The systemd units: ghostunnel.service at the repository root (the unit users copy) and the
+// variants in deploy/systemd. `systemd-analyze verify` accepts them (with ExecStart pointed at this
 // checkout's launcher and the man page on MANPATH, so that both checks are real), the ExecStart
 // command lines parse, the socket's name is the one --listen asks for, and the sandbox holds.
 import assert from 'node:assert/strict';
@@ -10,12 +11,18 @@ import { parseArgs } from '../../src/cli/parse.ts';
 import { REPO } from '../helpers/package-install.ts';
 import { tempDir } from '../helpers/pki.ts';
 import { linuxOnly } from '../helpers/platform.ts';
+import { requirePrograms } from '../helpers/programs.ts';
 
-const UNITS = join(REPO, 'deploy', 'systemd');
 const INSTALLED_BIN = '/usr/local/bin/ghostunnel';
-const SYSTEMD_VERSION = Number(/^systemd (\d+)/.exec(execFileSync('systemctl', ['--version'], { encoding: 'utf8' }))![1]);
+const SERVICE = 'ghostunnel.service';
+const DROP_IN = 'deploy/systemd/before-253.conf';
+const SOCKET_ACTIVATED = ['deploy/systemd/socket-activated/ghostunnel.socket', 'deploy/systemd/socket-activated/ghostunnel.service'];
+
 /** systemd < 253 does not know Type=notify-reload yet; the before-253.conf drop-in is for those. */
-const TOLERATED = SYSTEMD_VERSION < 253 ? /Failed to parse service type, ignoring: notify-reload$/ : undefined;
+function tolerated(): RegExp | undefined {
+  const version = Number(/^systemd (\d+)/.exec(execFileSync('systemctl', ['--version'], { encoding: 'utf8' }))![1]);
+  return version < 253 ? /Failed to parse service type, ignoring: notify-reload$/ : undefined;
+}
 
 /** Copies units to a new directory, with ExecStart on this checkout's bin/ghostunnel. */
 function stage(files: ReadonlyArray<readonly [string, string]>): string {
@@ -26,13 +33,15 @@ function stage(files: ReadonlyArray<readonly [string, string]>): string {
   return dir;
 }
 
-/** `systemd-analyze verify` on the staged units: its exit code and the lines it printed. */
+/** `systemd-analyze verify` on the staged units (it runs `man` for Documentation=): its exit code and the lines it printed. */
 function verify(dir: string, names: readonly string[]): { status: number | null; lines: string[] } {
+  requirePrograms('systemctl', 'systemd-analyze', 'man');
   const result = spawnSync('systemd-analyze', ['verify', ...names.map((n) => `./${n}`)], { cwd: dir, encoding: 'utf8', env: { ...process.env, MANPATH: join(dir, 'man'), SYSTEMD_LOG_COLOR: '0' } });
   return { status: result.status, lines: `${result.stdout}${result.stderr}`.split('\n').filter(Boolean) };
 }
 
-const read = (relative: string): string => readFileSync(join(UNITS, relative), 'utf8');
+/** A unit file, by its path in the repository. */
+const read = (relative: string): string => readFileSync(join(REPO, relative), 'utf8');
 
 /** Values of a directive in a unit, continuation lines joined. */
 function directive(unit: string, key: string): string[] {
@@ -51,8 +60,8 @@ function flag(argv: readonly string[], name: string): string | undefined {
 }
 
 const SETS: ReadonlyArray<readonly [string, readonly string[]]> = [
-  ['ghostunnel.service', ['ghostunnel.service']],
-  ['socket-activated', ['socket-activated/ghostunnel.socket', 'socket-activated/ghostunnel.service']],
+  [SERVICE, [SERVICE]],
+  ['socket-activated', SOCKET_ACTIVATED],
 ];
 
 describe('systemd units', { skip: linuxOnly('runs systemd-analyze') }, () => {
@@ -61,13 +70,14 @@ describe('systemd units', { skip: linuxOnly('runs systemd-analyze') }, () => {
       const dir = stage(files.map((f) => [basename(f), read(f)] as const));
       const { status, lines } = verify(dir, files.map((f) => basename(f)));
       assert.equal(status, 0, lines.join('\n'));
-      assert.deepEqual(lines.filter((l) => !TOLERATED?.test(l)), []);
+      const ignore = tolerated();
+      assert.deepEqual(lines.filter((l) => !ignore?.test(l)), []);
     });
   }
 
   it('with the before-253.conf drop-in (Type=notify, ExecReload=kill -HUP), verify prints nothing', () => {
-    const dropIn = read('before-253.conf');
-    const service = read('ghostunnel.service');
+    const dropIn = read(DROP_IN);
+    const service = read(SERVICE);
     const body = dropIn.slice(dropIn.indexOf('[Service]\n') + '[Service]\n'.length);
     assert.match(body, /^Type=notify\nExecReload=\/bin\/kill -HUP \$MAINPID\n$/);
     assert.equal(directive(service, 'Type').length, 1);
@@ -78,12 +88,12 @@ describe('systemd units', { skip: linuxOnly('runs systemd-analyze') }, () => {
   });
 
   it('a broken unit fails verify (the check can fail)', () => {
-    const dir = stage([['ghostunnel.service', read('ghostunnel.service').replace('ProtectSystem=strict', 'ProtectSystem=sometimes')]]);
+    const dir = stage([['ghostunnel.service', read(SERVICE).replace('ProtectSystem=strict', 'ProtectSystem=sometimes')]]);
     const { lines } = verify(dir, ['ghostunnel.service']);
     assert.ok(lines.some((l) => /Failed to parse protect system value, ignoring: sometimes$/.test(l)), lines.join('\n'));
   });
 
-  for (const file of ['ghostunnel.service', 'socket-activated/ghostunnel.service']) {
+  for (const file of [SERVICE, SOCKET_ACTIVATED[1]!]) {
     it(`${file}: the command line parses; sandbox and timeouts`, () => {
       const unit = read(file);
       const argv = execStart(unit);
@@ -101,8 +111,7 @@ describe('systemd units', { skip: linuxOnly('runs systemd-analyze') }, () => {
   }
 
   it('the socket unit names its socket as --listen systemd:NAME asks', () => {
-    const socket = read('socket-activated/ghostunnel.socket');
-    const service = read('socket-activated/ghostunnel.service');
+    const [socket, service] = SOCKET_ACTIVATED.map(read) as [string, string];
     const [name] = directive(socket, 'FileDescriptorName');
     assert.equal(flag(execStart(service), 'listen'), `systemd:${name}`);
     assert.deepEqual(directive(service, 'Requires'), ['ghostunnel.socket']);
@@ -110,7 +119,8 @@ describe('systemd units', { skip: linuxOnly('runs systemd-analyze') }, () => {
   });
 
   it('systemd-analyze security rates the sandbox OK or better', () => {
-    const dir = stage([['ghostunnel.service', read('ghostunnel.service')]]);
+    requirePrograms('systemd-analyze');
+    const dir = stage([['ghostunnel.service', read(SERVICE)]]);
     const result = spawnSync('systemd-analyze', ['security', '--offline=true', '--threshold=40', '--no-pager', './ghostunnel.service'], { cwd: dir, encoding: 'utf8' });
     assert.equal(result.status, 0, `${result.stdout}${result.stderr}`);
     const exposure = Number(/Overall exposure level for ghostunnel\.service: ([\d.]+)/.exec(result.stdout)![1]);

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { requireProgram } from './programs.ts';
 
 export interface TlsClientOptions {
   cert?: string;
@@ -89,6 +90,7 @@ export interface OpensslResult {
  * stdin ends, so it runs until the server closes, `until` matches its output, or `timeoutMs` passes.
  */
 export function sClient(port: number, args: string[], input = '', { until, timeoutMs = 8000 }: { until?: RegExp; timeoutMs?: number } = {}): Promise<OpensslResult> {
+  requireProgram('openssl');
   return new Promise((resolve) => {
     const p = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-ign_eof', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

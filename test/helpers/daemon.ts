@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { requireProgram } from './programs.ts';
 
 export const ENTRY = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
@@ -45,6 +46,7 @@ process.on('exit', () => {
 });
 
 export function runGhostunnel(args: string[], opts: RunOptions = {}): Daemon {
+  if (opts.wrap !== undefined) requireProgram(opts.wrap[0]!);
   const command = [...(opts.wrap ?? []), process.execPath, ...(opts.nodeArgs ?? []), opts.entry ?? ENTRY, ...args];
   const proc = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...opts.env },

@@ -2,6 +2,7 @@
 // Node has no UNIX datagram sockets, so python3's socket module receives, independently of the
 // daemon's own sending code.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { requireProgram } from './programs.ts';
 
 const RECEIVER = `
 import json, os, socket, sys
@@ -26,6 +27,7 @@ export interface DatagramSink {
 
 /** Binds `path` ("@name" for an abstract socket) and resolves once it is bound. */
 export async function datagramSink(path: string): Promise<DatagramSink> {
+  requireProgram('python3');
   const proc: ChildProcess = spawn('python3', ['-c', RECEIVER, path], { stdio: ['ignore', 'pipe', 'pipe'] });
   const messages: string[] = [];
   const waiters: Array<() => void> = [];

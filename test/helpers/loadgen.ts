@@ -1,19 +1,19 @@
-// The shared benchmark kit's load generator (../shared/bench/loadgen, Go, standard library only),
-// built once per test process into a temp directory, and runners for its JSON results.
+// The benchmark's load generator (bench/loadgen, Go, standard library only), built once per test
+// process into a temp directory, and runners for its JSON results.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './pki.ts';
+import { requireProgram } from './programs.ts';
 
-const BUILD_SCRIPT = fileURLToPath(new URL('../../../shared/bench/build-loadgen.sh', import.meta.url));
+const BUILD_SCRIPT = fileURLToPath(new URL('../../bench/loadgen/build.sh', import.meta.url));
 
 let built: string | undefined;
 
 /** Builds loadgen (needs `go`, Debian package golang-go); returns the binary's path. */
 export function buildLoadgen(): string {
   if (built) return built;
-  if (!existsSync(BUILD_SCRIPT)) throw new Error(`${BUILD_SCRIPT} not found: the shared/ folder must sit beside the repository`);
+  requireProgram('go');
   const out = join(tempDir('gt-loadgen-'), 'loadgen');
   execFileSync('bash', [BUILD_SCRIPT, out], { stdio: ['ignore', 'pipe', 'inherit'] });
   built = out;
@@ -71,14 +71,19 @@ export function requestResponseLoad(bin: string, port: number, opts: { client: L
 
 /** `loadgen echo` on 127.0.0.1, port chosen by the kernel; resolves with the process and its port. */
 export function startEchoBackend(bin: string): Promise<{ proc: ChildProcess; port: number }> {
+  return startBackend(bin, 'echo');
+}
+
+/** `loadgen echo|sink -listen 127.0.0.1:0 ...args` (e.g. -tls CERT,KEY -ca CA); resolves once it listens. */
+export function startBackend(bin: string, service: 'echo' | 'sink', args: readonly string[] = []): Promise<{ proc: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(bin, ['echo', '-listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(bin, [service, '-listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     proc.stderr!.setEncoding('utf8').on('data', (c: string) => {
       err += c;
       const m = /listening 127\.0\.0\.1:(\d+)/.exec(err);
       if (m) resolve({ proc, port: Number(m[1]) });
     });
-    proc.on('exit', (code) => reject(new Error(`loadgen echo exited ${code}: ${err}`)));
+    proc.on('exit', (code) => reject(new Error(`loadgen ${service} exited ${code}: ${err}`)));
   });
 }

@@ -6,6 +6,7 @@ import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'nod
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './pki.ts';
+import { requireProgram } from './programs.ts';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -26,6 +27,7 @@ export interface InstalledPackage {
 
 /** The tracked and not-ignored files of the working tree, copied into `copy`, with what `npm ci` built linked in. */
 export function copyOfWorkingTree(copy: string): string {
+  requireProgram('git');
   const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO, encoding: 'utf8' }).split('\0').filter(Boolean);
   for (const file of files) {
     if (file.startsWith('node_modules/')) continue;

@@ -7,6 +7,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { listeningPort } from './listening-port.ts';
 import { issue, makeCa, tempDir, type Ca } from './pki.ts';
+import { requireProgram } from './programs.ts';
 
 export interface Pebble {
   readonly port: number;
@@ -55,6 +56,7 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
       },
     }),
   );
+  requireProgram('pebble');
   const proc = spawn('pebble', ['-config', config, '-dnsserver', `127.0.0.1:${opts.dnsPort}`, '-strict=false'], {
     // No random sleeps before validations, no rejected nonces, and a fresh authorization (so a
     // challenge) for every order, renewals included.

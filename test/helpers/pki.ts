@@ -5,6 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireProgram } from './programs.ts';
 
 export type KeyAlg = 'ec' | 'rsa' | 'ed25519';
 
@@ -36,6 +37,7 @@ export interface IssueOptions {
 }
 
 export function openssl(args: string[], input?: string): string {
+  requireProgram('openssl');
   return execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
 }
 

@@ -7,6 +7,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { listeningPort } from './listening-port.ts';
 import { tempDir } from './pki.ts';
+import { requireProgram } from './programs.ts';
 
 export interface ProxyProcess {
   readonly port: number;
@@ -32,6 +33,7 @@ function track(proc: ChildProcess, port: number): ProxyProcess {
 
 /** microsocks on 127.0.0.1, port 0; with `auth`, only that user and password are let through. */
 export async function startMicrosocks(auth?: { user: string; password: string }): Promise<ProxyProcess> {
+  requireProgram('microsocks');
   const proc = spawn('microsocks', ['-i', '127.0.0.1', '-p', '0', ...(auth ? ['-u', auth.user, '-P', auth.password] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   return track(proc, await listeningPort(proc.pid!));
 }
@@ -49,6 +51,7 @@ async function freePort(): Promise<number> {
  * another process takes it in between, tinyproxy exits and we try another.
  */
 export async function startTinyproxy(): Promise<ProxyProcess> {
+  requireProgram('tinyproxy');
   const dir = tempDir('gt-tinyproxy-');
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();

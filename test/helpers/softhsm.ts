@@ -5,10 +5,12 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openssl, tempDir, type Ca } from './pki.ts';
+import { requireProgram, requirePrograms } from './programs.ts';
 
 const MODULES = ['/usr/lib/softhsm/libsofthsm2.so', '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so', '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so'];
 
 export function softhsmModule(): string {
+  requireProgram('libsofthsm2.so');
   const found = MODULES.find((m) => existsSync(m));
   if (found === undefined) throw new Error(`SoftHSM2 module not found (${MODULES.join(', ')}): apt-get install softhsm2`);
   return found;
@@ -32,7 +34,9 @@ export interface Token {
   generateKey(kind: 'rsa' | 'ec', id: string, label: string): TokenKeyPair;
 }
 
+/** A new token; the daemon that uses it needs OpenSSL's pkcs11 engine, so that is checked too. */
 export function makeToken(label: string, pin: string): Token {
+  requirePrograms('softhsm2-util', 'pkcs11-tool', 'libsofthsm2.so', 'pkcs11.so');
   const dir = tempDir('gt-softhsm-');
   mkdirSync(join(dir, 'tokens'));
   const conf = join(dir, 'softhsm2.conf');

@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Daemon } from './daemon.ts';
+import { requireProgram } from './programs.ts';
 
 export interface CurlResult {
   /** curl's exit code (0 unless the transfer failed). */
@@ -17,6 +18,7 @@ const MARK = '\n--curl-meta--';
 
 /** Runs curl with `args` (URL included) and returns the status, content type and body. */
 export function curl(args: string[]): Promise<CurlResult> {
+  requireProgram('curl');
   return new Promise((resolve) => {
     execFile('curl', ['-sS', '--max-time', '30', '-w', `${MARK}%{http_code} %{content_type}`, ...args], { maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
       const exit = err ? (typeof err.code === 'number' ? err.code : -1) : 0;

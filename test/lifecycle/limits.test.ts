@@ -15,6 +15,7 @@ import { connectTls, readBytes } from '../helpers/clients.ts';
 import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
 import { issue, makeCa, type Ca, type Issued } from '../helpers/pki.ts';
 import { linuxOnly } from '../helpers/platform.ts';
+import { requireProgram } from '../helpers/programs.ts';
 
 describe('connection limits', () => {
   let ca: Ca, server: Issued, client: Issued, backend: Backend;
@@ -154,6 +155,7 @@ describe('connection limits', () => {
     const { port } = await gt.address();
     const pid = gt.proc.pid!;
     const inUse = readdirSync(`/proc/${pid}/fd`).length;
+    requireProgram('prlimit');
     execFileSync('prlimit', ['--pid', String(pid), `--nofile=${inUse + 10}:${inUse + 10}`]);
     // Connections that never start a handshake each hold a descriptor until --connect-timeout.
     const silent = await Promise.all(Array.from({ length: 40 }, () => rawConnect(port)));

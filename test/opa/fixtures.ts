@@ -1,9 +1,9 @@
-// The shared OPA fixtures (../shared/fixtures/opa, see its README): bundles, the test PKI, the
-// input documents Ghostunnel builds, and the decision table every test here reproduces.
+// The OPA fixtures (test/fixtures/opa, see its README): bundles, the test PKI, the input documents
+// Ghostunnel builds, and the decision table every test here reproduces.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const OPA_DIR = fileURLToPath(new URL('../../../shared/fixtures/opa/', import.meta.url));
+export const OPA_DIR = fileURLToPath(new URL('../fixtures/opa/', import.meta.url));
 
 export const PEERS = ['client1', 'client2', 'server1', 'server2', 'spiffe-web', 'ops-alice', 'ip-only', 'nobody', 'client1-revoked'] as const;
 export type Peer = (typeof PEERS)[number];

@@ -36,7 +36,7 @@ describe('npm package', { skip: linuxOnly('the install builds the native data pl
     assert.ok(files.includes('docs/ghostunnel.1'));
     assert.deepEqual(files.filter((f) => f.endsWith('.ts') || /^(src|test|bench)\//.test(f) || /(^|\/)[^/]*\.test\./.test(f)), []);
     const top = new Set(files.map((f) => f.split('/')[0]));
-    assert.deepEqual([...top].sort(), ['README.md', 'bin', 'binding.gyp', 'deploy', 'dist', 'docs', 'native', 'package.json', 'proto', 'scripts']);
+    assert.deepEqual([...top].sort(), ['README.md', 'bin', 'binding.gyp', 'deploy', 'dist', 'docs', 'ghostunnel.service', 'native', 'package.json', 'proto', 'scripts']);
     // The data plane ships as source and is built by the package's install script.
     assert.ok(files.includes('native/connection.cc'));
     assert.ok(existsSync(join(pkg.packageDir, 'build', 'Release', 'ghostunnel_engine.node')), 'the install built the data plane');

@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { copyOfWorkingTree, REPO } from '../helpers/package-install.ts';
 import { tempDir } from '../helpers/pki.ts';
+import { requireProgram } from '../helpers/programs.ts';
 
 const sh = promisify(exec);
 const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -20,6 +21,7 @@ describe('README quick start', () => {
     const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
     const firstCommand = /```sh\n([^\n]*)\n/.exec(readme)?.[1];
     assert.equal(firstCommand, 'npm ci && npm start');
+    requireProgram('curl');
     const systemNode = execFileSync('node', ['--version'], { env: { PATH: SYSTEM_PATH }, encoding: 'utf8' }).trim();
 
     const root = tempDir('gt-npm-start-');

@@ -10,11 +10,13 @@ import { runGhostunnel } from '../helpers/daemon.ts';
 import { unixOnly } from '../helpers/platform.ts';
 import { printed, typeLine } from '../helpers/quickstart.ts';
 import { tempDir } from '../helpers/pki.ts';
+import { requirePrograms } from '../helpers/programs.ts';
 
 const sh = promisify(exec);
 
 describe('ghostunnel quickstart', { skip: unixOnly('sends SIGINT') }, () => {
   it('makes demo credentials, serves the built-in backend, the printed commands reach it; Ctrl-C exits 0', async () => {
+    requirePrograms('curl', 'openssl');
     const dir = join(tempDir(), 'demo dir');
     const gt = runGhostunnel(['quickstart', '--dir', dir, '--listen', '127.0.0.1:0', '--status-addr', '127.0.0.1:0']);
     try {

@@ -1,0 +1,3 @@
+module ghostunnel-ts/bench/loadgen
+
+go 1.19
