@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { REPO } from '../helpers/package-install.ts';
+import { linuxOnly } from '../helpers/platform.ts';
 import { tempDir } from '../helpers/pki.ts';
 
 const TABLE = readFileSync(join(REPO, 'scripts', 'system-packages.txt'), 'utf8');
@@ -50,7 +51,7 @@ describe("the README's test command", () => {
   });
 });
 
-describe('npm run setup (scripts/setup.sh)', () => {
+describe('npm run setup (scripts/setup.sh)', { skip: linuxOnly('runs scripts/setup.sh, an apt-get installer') }, () => {
   it('with every listed program present, does nothing and says so', () => {
     const { script, bin, calls } = stagedSetup('', ['apt-get', 'sudo']);
     const r = run(script, bin);
