@@ -96,6 +96,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'workers', kind: 'string', scopes: G, placeholder: 'N|auto', default: '1', env: 'GHOSTUNNEL_WORKERS', status: 'implemented',
     help: 'Serve connections on N event loops (threads) sharing the listening socket; auto: one per CPU. Reload, status, metrics and drain stay those of one daemon.',
     note: 'Extension: not in Ghostunnel. Not with --pkcs11-module or --auto-acme-cert. See docs/performance.md.' },
+  { name: 'data-plane', kind: 'enum', scopes: G, placeholder: 'native|node', choices: ['native', 'node'], env: 'GHOSTUNNEL_DATA_PLANE', status: 'implemented',
+    help: 'What carries the connections: native (the C++ engine, Linux) or node (Node.js tls and net, everywhere). Default: native where the engine is built, else node.',
+    note: 'Extension: not in Ghostunnel. See docs/data-plane.md for what differs.' },
   { name: 'max-concurrent-conns', kind: 'uint', scopes: G, default: '0', status: 'implemented',
     help: 'Most connections handled at once; when full, stop accepting (0: no limit).' },
 

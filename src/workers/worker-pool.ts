@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StartupError } from '../cli/errors.ts';
 import type { ParsedArgs } from '../cli/parse.ts';
+import type { DataPlaneKind } from '../config/types.ts';
 import type { Log } from '../log/logger.ts';
 import type { Listener } from '../net/listener.ts';
 import { dupDescriptor } from '../sys/libc.ts';
@@ -21,6 +22,8 @@ export interface WorkerPoolOptions {
   /** Worker threads to start (--workers minus the main thread). */
   readonly count: number;
   readonly args: ParsedArgs;
+  /** The data plane the main thread chose: every loop runs the same one. */
+  readonly plane: DataPlaneKind;
   readonly material: ContextMaterial;
   /** The main thread's tunnel listener: each worker accepts on a duplicate of its socket. */
   readonly listener: Listener;
@@ -148,7 +151,7 @@ export class WorkerPool {
 
   #spawn(index: number): TunnelWorker {
     const { listener } = this.#options;
-    const init: WorkerInit = { index, args: this.#args, material: this.#material, socket: { fd: dupDescriptor(listener.fd), address: listener.address, name: listener.name } };
+    const init: WorkerInit = { index, args: this.#args, plane: this.#options.plane, material: this.#material, socket: { fd: dupDescriptor(listener.fd), address: listener.address, name: listener.name } };
     const worker = new TunnelWorker(index, init, this.#options, (w, code) => this.#onExit(w, code));
     this.#workers.add(worker);
     if (this.#paused) worker.post({ kind: 'pause' });

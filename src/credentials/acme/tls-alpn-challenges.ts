@@ -1,4 +1,6 @@
-import { createNativeContext, type NativeContext } from '../../engine/native.ts';
+import type { DataPlaneKind } from '../../config/types.ts';
+import type { PlaneContext } from '../../engine/engine.ts';
+import { challengeContext } from '../secure-context.ts';
 
 /** The ALPN protocol of TLS-ALPN-01 validation connections (RFC 8737). */
 export const ACME_TLS_ALPN = 'acme-tls/1';
@@ -7,28 +9,19 @@ export const ACME_TLS_ALPN = 'acme-tls/1';
  * The TLS-ALPN-01 challenges being validated right now: the name under validation → a context
  * serving its challenge certificate. The data plane asks about each ClientHello whose ALPN list is
  * exactly ["acme-tls/1"] (OpenSSL picks a context from SNI before it looks at ALPN, so the
- * engine looks at both in the ClientHello itself, native/context.cc).
+ * data plane looks at both in the ClientHello itself: native/context.cc, src/engine/node-connection.ts).
  */
 export class TlsAlpnChallenges {
-  readonly #contexts = new Map<string, NativeContext>();
+  readonly #contexts = new Map<string, PlaneContext>();
+  readonly #plane: DataPlaneKind;
+
+  /** `plane`: the data plane that answers the validations (its contexts are built for it). */
+  constructor(plane: DataPlaneKind) {
+    this.#plane = plane;
+  }
 
   add(name: string, certPem: string, keyPem: string): void {
-    const context = createNativeContext({
-      server: true,
-      chain: certPem,
-      key: keyPem,
-      cas: [],
-      caNames: false,
-      minVersion: 0x0303,
-      maxVersion: 0x0304,
-      ciphers: '',
-      suites: '',
-      groups: '',
-      alpn: [ACME_TLS_ALPN],
-      // No session tickets: a validation connection is never resumed (spec §2.3).
-      tickets: 0,
-    });
-    this.#contexts.set(name.toLowerCase(), context);
+    this.#contexts.set(name.toLowerCase(), challengeContext(certPem, keyPem, ACME_TLS_ALPN, this.#plane));
   }
 
   remove(name: string): void {
@@ -36,7 +29,7 @@ export class TlsAlpnChallenges {
   }
 
   /** The challenge context for the SNI name, if a challenge for it is pending. */
-  contextFor(serverName: string): NativeContext | undefined {
+  contextFor(serverName: string): PlaneContext | undefined {
     return this.#contexts.get(serverName.toLowerCase());
   }
 }
