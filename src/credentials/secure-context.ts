@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { constants, randomBytes } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { DataPlaneKind, TlsSettings } from '../config/types.ts';
 import type { PlaneContext } from '../engine/engine.ts';
@@ -39,8 +39,10 @@ function keyOptions(key: IdentityKey): { key: string } | { privateKeyEngine: str
  * context gets fresh session-ticket keys (`newTicketKeys()`), so a swap also ends resumption of
  * sessions established under the previous credentials.
  */
-function nodeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): SecureContext {
+function nodeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer, tickets = true): SecureContext {
   return createSecureContext({
+    // Without tickets: OpenSSL's stateful ones, which no client can resume (Node keeps no session cache of its own).
+    ...(tickets ? {} : { secureOptions: constants.SSL_OP_NO_TICKET }),
     ...(identity ? { cert: identity.chainPem, ...keyOptions(identity.key) } : {}),
     // Without `ca` no CA names go into the CertificateRequest (server pin mode, spec §2.4).
     ...(settings.omitCaNames ? {} : { ca: [...trust.pems] }),
@@ -79,9 +81,13 @@ function nativeContext(identity: ContextIdentity | undefined, trust: Pick<TrustA
   });
 }
 
-/** The portable data plane's context: the Node.js context itself, and whether clients must present a certificate. */
-function nodePlaneContext(context: SecureContext, settings: TlsSettings): NodeContext {
-  return { secureContext: context, requireCertificate: settings.role === 'server' && settings.clientCertificates === 'require' };
+/**
+ * The portable data plane's context: the Node.js context itself, whether clients must present a
+ * certificate, and (server) a twin without session tickets for clients that cannot resume.
+ */
+function nodePlaneContext(context: SecureContext, identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): NodeContext {
+  if (settings.role !== 'server') return { secureContext: context, requireCertificate: false };
+  return { secureContext: context, withoutTickets: nodeContext(identity, trust, settings, ticketKeys, false), requireCertificate: settings.clientCertificates === 'require' };
 }
 
 /**
@@ -91,13 +97,13 @@ function nodePlaneContext(context: SecureContext, settings: TlsSettings): NodeCo
 export function buildContexts(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer, plane: DataPlaneKind): { context: SecureContext; planeContext: PlaneContext } {
   return withKeyReady(identity?.key, () => {
     const context = nodeContext(identity, trust, settings, ticketKeys);
-    return { context, planeContext: plane === 'node' ? nodePlaneContext(context, settings) : nativeContext(identity, trust, settings, ticketKeys) };
+    return { context, planeContext: plane === 'node' ? nodePlaneContext(context, identity, trust, settings, ticketKeys) : nativeContext(identity, trust, settings, ticketKeys) };
   });
 }
 
 /** The data plane's context alone: a --workers loop's, from the main thread's validated material. */
 export function buildPlaneContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer, plane: DataPlaneKind): PlaneContext {
-  return withKeyReady(identity?.key, () => (plane === 'node' ? nodePlaneContext(nodeContext(identity, trust, settings, ticketKeys), settings) : nativeContext(identity, trust, settings, ticketKeys)));
+  return withKeyReady(identity?.key, () => (plane === 'node' ? nodePlaneContext(nodeContext(identity, trust, settings, ticketKeys), identity, trust, settings, ticketKeys) : nativeContext(identity, trust, settings, ticketKeys)));
 }
 
 /**

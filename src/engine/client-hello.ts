@@ -1,7 +1,12 @@
-/** What a TLS ClientHello asks for, as far as routing it needs: the SNI name and the ALPN list. */
+// The first TLS record of a connection, read by the node data plane before any TLS state exists
+// (src/engine/node-connection.ts): what it needs to pick the connection's context.
+
+/** What a TLS ClientHello asks for, as far as choosing a context needs: SNI, ALPN, and whether it can resume. */
 export interface ClientHelloSummary {
   readonly serverName: string | undefined;
   readonly alpn: readonly string[];
+  /** It offers psk_key_exchange_modes (TLS 1.3) or session_ticket (TLS 1.2): a ticket is of use to it. */
+  readonly resumable: boolean;
 }
 
 const RECORD_HEADER = 5;
@@ -9,6 +14,8 @@ const HANDSHAKE = 0x16;
 const CLIENT_HELLO = 0x01;
 const EXT_SERVER_NAME = 0x0000;
 const EXT_ALPN = 0x0010;
+const EXT_SESSION_TICKET = 0x0023;
+const EXT_PSK_KEX_MODES = 0x002d;
 
 /**
  * How many bytes the first TLS record needs in total, from the bytes seen so far: undefined while
@@ -94,17 +101,19 @@ export function parseClientHello(record: Buffer): ClientHelloSummary | undefined
     hello.vector(1);
     hello.vector(2);
     hello.vector(1);
-    if (hello.done) return { serverName: undefined, alpn: [] };
+    if (hello.done) return { serverName: undefined, alpn: [], resumable: false };
     const extensions = hello.vector(2);
     let name: string | undefined;
     let alpn: string[] = [];
+    let resumable = false;
     while (!extensions.done) {
       const type = extensions.u16();
       const body = extensions.vector(2);
       if (type === EXT_SERVER_NAME) name = serverName(body);
       else if (type === EXT_ALPN) alpn = alpnList(body);
+      else if (type === EXT_SESSION_TICKET || type === EXT_PSK_KEX_MODES) resumable = true;
     }
-    return { serverName: name, alpn };
+    return { serverName: name, alpn, resumable };
   } catch {
     return undefined;
   }

@@ -5,7 +5,7 @@
 // tunnel decides the same way on either plane; docs/data-plane.md lists where they differ.
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import { getSystemErrorMessage } from 'node:util';
 import type { X509Certificate } from 'node:crypto';
 import { withoutFin } from '../net/no-fin-stream.ts';
@@ -39,6 +39,13 @@ const ORDINARY = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DES
 
 /** A fatal unrecognized_name alert in a plaintext record: what OpenSSL sends a validation of no pending challenge. */
 const UNRECOGNIZED_NAME = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70]);
+
+/**
+ * Bytes written to a side and not yet taken by its socket, before reading from the other pauses:
+ * the engine's buffer per direction. Node's own limit (16 KiB, one TLS record) would pause the
+ * reading side after nearly every record of a bulk transfer.
+ */
+const IN_FLIGHT = 64 * 1024;
 
 /** The longest first record read to look for a TLS-ALPN-01 validation (a ClientHello fits in one). */
 const MAX_HELLO = 16_384 + 5;
@@ -123,19 +130,20 @@ export class NodeConnection {
   }
 
   /** After the tunnel took the accept: the connect deadline, then (server mode) the handshake. */
-  start(timeoutMs: number, context: NodeContext | undefined, challenges: boolean): void {
+  start(timeoutMs: number, context: NodeContext | undefined): void {
     if (this.closed) return;
     if (timeoutMs > 0) this.#connectTimer = setTimeout(() => this.#expired(), timeoutMs);
     if (!this.#server) return;
     if (context === undefined) return this.#finish(End.tls, 'no TLS context');
-    if (challenges) this.#readClientHello(context);
-    else this.#serverHandshake(context);
+    this.#readClientHello(context);
   }
 
   /**
-   * With TLS-ALPN-01 answered on this listener: the first record is read before any TLS state
-   * exists, and a ClientHello whose ALPN list is exactly ["acme-tls/1"] gets the challenge
-   * context (OpenSSL picks a context from SNI before it looks at ALPN, so no callback can).
+   * Server mode: the first record is read before any TLS state exists, to pick the context as the
+   * engine does in its ClientHello callback. A client that cannot resume gets the context without
+   * session tickets; a ClientHello whose ALPN list is exactly ["acme-tls/1"] is a TLS-ALPN-01
+   * validation and gets the challenge context (OpenSSL picks a context from SNI before it looks
+   * at ALPN, so no callback of Node's can).
    */
   #readClientHello(context: NodeContext): void {
     const raw = this.#accepted;
@@ -150,7 +158,8 @@ export class NodeConnection {
       raw.pause();
       raw.unshift(head);
       const hello = parseClientHello(head);
-      if (hello === undefined || hello.alpn.length !== 1 || hello.alpn[0] !== ACME_TLS_ALPN) return this.#serverHandshake(context);
+      if (hello === undefined) return this.#serverHandshake(context, context.secureContext);
+      if (hello.alpn.length !== 1 || hello.alpn[0] !== ACME_TLS_ALPN) return this.#serverHandshake(context, hello.resumable ? context.secureContext : (context.withoutTickets ?? context.secureContext));
       const challenge = this.#home.handler.challenge?.(this.id, hello.serverName ?? '') as NodeContext | null | undefined;
       if (this.closed) return;
       if (challenge == null) {
@@ -158,15 +167,15 @@ export class NodeConnection {
         return this.#finish(End.tls, 'unrecognized name');
       }
       this.#challenge = true;
-      this.#serverHandshake(challenge);
+      this.#serverHandshake(challenge, challenge.secureContext);
     };
     raw.on('data', onData);
     raw.once('end', onEnd);
   }
 
-  #serverHandshake(context: NodeContext): void {
+  #serverHandshake(context: NodeContext, secureContext: SecureContext): void {
     this.#requireCertificate = context.requireCertificate;
-    const tls = serverTls(this.#accepted, context);
+    const tls = serverTls(this.#accepted, context, secureContext);
     this.#accepted = tls;
     this.#watchTls(tls, 'accepted');
   }
@@ -328,8 +337,20 @@ export class NodeConnection {
    * `src` (FIN, or close_notify) is passed on once everything before it is written.
    */
   #copy(src: Socket, dst: Socket): void {
+    let corked = false;
+    const uncork = (): void => {
+      corked = false;
+      dst.uncork();
+    };
     src.on('data', (chunk: Buffer) => {
-      if (!dst.write(chunk)) src.pause();
+      // The records one read decrypted arrive as several chunks in one turn: one write takes them all.
+      if (!corked) {
+        corked = true;
+        dst.cork();
+        process.nextTick(uncork);
+      }
+      dst.write(chunk);
+      if (dst.writableLength >= IN_FLIGHT) src.pause();
     });
     dst.on('drain', () => src.resume());
     dst.once('finish', () => this.#endPassed());

@@ -70,6 +70,6 @@ export class NodePlane implements ServingPlane {
     const peer = { remote: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, local: socket.localAddress ?? '', localPort: socket.localPort ?? 0 };
     const timeoutMs = handler.accepted(id, peer, listener);
     // The context current now is the one setContext() gave while the tunnel took the accept.
-    c.start(timeoutMs, this.#context, handler.challenge !== undefined);
+    c.start(timeoutMs, this.#context);
   }
 }

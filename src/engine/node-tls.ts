@@ -5,7 +5,7 @@
 // by hand, and OpenSSL's verdict on the peer's chain (what tls.Server and tls.connect read).
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { TLSSocket } from 'node:tls';
+import { TLSSocket, type SecureContext } from 'node:tls';
 import type { NodeContext } from './node-context.ts';
 
 interface TlsInternals {
@@ -15,15 +15,16 @@ interface TlsInternals {
 }
 
 /**
- * The server side of a TLS connection over an accepted socket. On a socket made by hand,
+ * The server side of a TLS connection over an accepted socket, with `secureContext` (one of
+ * `context`'s, picked from the ClientHello). On a socket made by hand,
  * rejectUnauthorized adds only OpenSSL's SSL_VERIFY_FAIL_IF_NO_PEER_CERT: a client without a
  * certificate is refused inside the handshake, as the engine does; a failed chain is the tunnel's
  * to decide (tls.Server's own check after the handshake is not attached here).
  */
-export function serverTls(raw: Socket, context: NodeContext): TLSSocket {
+export function serverTls(raw: Socket, context: NodeContext, secureContext: SecureContext): TLSSocket {
   return new TLSSocket(raw, {
     isServer: true,
-    secureContext: context.secureContext,
+    secureContext,
     requestCert: context.requireCertificate,
     rejectUnauthorized: context.requireCertificate,
     ...(context.alpn === undefined ? {} : { ALPNProtocols: [...context.alpn] }),
