@@ -113,7 +113,7 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'How often metrics are collected and posted.' },
   { name: 'status', kind: 'string', scopes: G, placeholder: 'ADDR', status: 'implemented',
     help: 'Serve /_status and /_metrics on [http://|https://]HOST:PORT, unix:PATH or systemd:NAME.',
-    note: '/_status also reports the last reload\'s outcome (last_reload_ok, last_reload_error, last_successful_reload) and the certificates in use; the metrics add reload, byte, handshake-failure and certificate-expiry series.' },
+    note: '/_status also reports the last reload\'s outcome (last_reload_ok, last_reload_error, last_successful_reload), the data plane serving (data_plane) and the certificates in use; the metrics add reload, byte, handshake-failure and certificate-expiry series.' },
   { name: 'enable-pprof', kind: 'bool', scopes: G, status: 'implemented',
     help: 'Serve Node.js diagnostics (CPU and heap profiles) on the status port.',
     note: 'Node.js in place of Go pprof, under /debug/pprof/: profile (CPU, .cpuprofile), heap (sampled live allocations, .heapprofile: sites and sizes, no memory contents) and goroutine (open connections and active event-loop resources).' },
