@@ -47,6 +47,8 @@ const UNRECOGNIZED_NAME = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70]
  */
 const IN_FLIGHT = 64 * 1024;
 
+const EMPTY: Buffer = Buffer.alloc(0);
+
 /** The longest first record read to look for a TLS-ALPN-01 validation (a ClientHello fits in one). */
 const MAX_HELLO = 16_384 + 5;
 
@@ -147,7 +149,7 @@ export class NodeConnection {
    */
   #readClientHello(context: NodeContext): void {
     const raw = this.#accepted;
-    let head: Buffer = Buffer.alloc(0);
+    let head = EMPTY;
     const onEnd = (): void => this.#finish(End.eof, 'accepted');
     const onData = (chunk: Buffer): void => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
@@ -171,6 +173,8 @@ export class NodeConnection {
     };
     raw.on('data', onData);
     raw.once('end', onEnd);
+    // An accepted socket may come paused (read nothing before it is taken).
+    raw.resume();
   }
 
   #serverHandshake(context: NodeContext, secureContext: SecureContext): void {

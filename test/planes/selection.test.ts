@@ -2,7 +2,7 @@
 // test/status/status-endpoint.test.ts); asking for native where its addon cannot load is a start-up
 // error that says why and what to do, before anything is bound.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { echoBackend, type Backend } from '../helpers/backends.ts';
@@ -10,6 +10,11 @@ import { connectTls, roundTrip } from '../helpers/clients.ts';
 import { runGhostunnel, runToExit } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
 import { chooseDataPlane } from '../../src/engine/planes.ts';
+
+/** Whether the process has the native engine's addon in its address space (Linux). */
+function engineMapped(pid: number): boolean {
+  return readFileSync(`/proc/${pid}/maps`, 'utf8').includes('ghostunnel_engine.node');
+}
 
 describe('--data-plane', () => {
   let ca: Ca, server: Issued, client: Issued, backend: Backend;
@@ -36,6 +41,7 @@ describe('--data-plane', () => {
       );
       const s = await connectTls(port, { cert: client.cert, key: client.key, ca: ca.cert });
       assert.equal((await roundTrip(s, 'on the node plane')).toString(), 'on the node plane');
+      assert.equal(engineMapped(gt.proc.pid!), false, 'the native addon was never loaded');
     } finally {
       assert.equal(await gt.stop(), 0);
     }
@@ -63,6 +69,7 @@ describe('--data-plane', () => {
       }
       assert.equal(line.msg, 'data plane: native (the C++ engine on Node.js OpenSSL)');
       await gt.address();
+      assert.equal(engineMapped(gt.proc.pid!), true);
     } finally {
       await gt.stop();
     }
