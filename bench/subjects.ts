@@ -120,7 +120,12 @@ export function tunnelClient(build: TunnelBuild, id: string): Subject {
   };
 }
 
-/** A peer started by bench/peers/NAME.sh MODE LISTEN TARGET CERTDIR. */
+/** The same build on the portable data plane (--data-plane node), measured beside the engine. */
+function onNodePlane(build: TunnelBuild): TunnelBuild {
+  return { ...build, label: `${build.label} node`, tunnelArgs: [...build.tunnelArgs, '--data-plane', 'node'] };
+}
+
+/** A peer started by a script taking LISTEN TARGET CERTDIR (../shared/bench/peers, or ours for client mode). */
 function peer(id: string, label: string, mode: 'server' | 'client', script: string, reloadSignal: NodeJS.Signals | undefined): Subject {
   return {
     id,
@@ -162,7 +167,7 @@ export interface SubjectChoice {
  */
 export function allSubjects(loadgen: string, main: TunnelBuild, alternatives: readonly TunnelBuild[]): SubjectChoice {
   const skipped: string[] = [];
-  const subjects: Subject[] = [directEcho(loadgen), tunnelServer(main, 'tunnel')];
+  const subjects: Subject[] = [directEcho(loadgen), tunnelServer(main, 'tunnel'), tunnelServer(onNodePlane(main), 'tunnel-node')];
   alternatives.forEach((b, i) => subjects.push(tunnelServer(b, `alt${i + 1}`)));
   const haproxy = installed('haproxy');
   const stunnel = installed('stunnel4');
@@ -171,7 +176,7 @@ export function allSubjects(loadgen: string, main: TunnelBuild, alternatives: re
   if (stunnel) subjects.push(peer('stunnel', 'stunnel', 'server', 'stunnel.sh', 'SIGHUP'));
   else skipped.push('stunnel: not installed (apt-get install -y stunnel4)');
   if (hasClientMode(main)) {
-    subjects.push(tunnelClient(main, 'tunnel-client'));
+    subjects.push(tunnelClient(main, 'tunnel-client'), tunnelClient(onNodePlane(main), 'tunnel-client-node'));
     if (haproxy) subjects.push(peer('haproxy-client', 'HAProxy client', 'client', 'haproxy.sh', undefined));
     if (stunnel) subjects.push(peer('stunnel-client', 'stunnel client', 'client', 'stunnel.sh', 'SIGHUP'));
   } else {

@@ -2,7 +2,7 @@ import { StartupError } from './cli/errors.ts';
 import type { ParsedArgs } from './cli/parse.ts';
 import type { ConfigFollower } from './config/config-follower.ts';
 import type { ConfigSource } from './config/config-source.ts';
-import type { Config } from './config/types.ts';
+import type { Config, DataPlaneKind } from './config/types.ts';
 import { startCertificateService, type CertificateService } from './credentials/certificate-service.ts';
 import { CredentialError } from './credentials/identity.ts';
 import { keyFileModeWarnings } from './credentials/key-file-mode.ts';
@@ -12,7 +12,7 @@ import { ServiceNotifier } from './lifecycle/sd-notify.ts';
 import { installSignalHandlers } from './lifecycle/signals.ts';
 import { predecessorPid, reportReadyToPredecessor, startSuccessor, successorCommand } from './lifecycle/upgrade.ts';
 import type { Log } from './log/logger.ts';
-import { DataPlane } from './engine/data-plane.ts';
+import { chooseDataPlane, startDataPlane } from './engine/planes.ts';
 import { listen } from './net/listen.ts';
 import type { Listener } from './net/listener.ts';
 import { AutoReload, credentialPaths } from './reload/auto-reload.ts';
@@ -35,18 +35,18 @@ import type { WorkerPool } from './workers/worker-pool.ts';
 export type Phase = 'initializing' | 'listening' | 'reloading' | 'stopping';
 
 /** The SPIFFE Workload API or ACME, when the identity comes from there (spec §2.3). */
-async function certificateService(config: Config, log: Log): Promise<CertificateService | undefined> {
+async function certificateService(config: Config, log: Log, plane: DataPlaneKind): Promise<CertificateService | undefined> {
   try {
-    return await startCertificateService(config, log);
+    return await startCertificateService(config, log, plane);
   } catch (err) {
     if (err instanceof CredentialError) throw new StartupError(err.message);
     throw err;
   }
 }
 
-function loadStore(config: Config, pushed?: PushedCredentials): CredentialStore {
+function loadStore(config: Config, plane: DataPlaneKind, pushed?: PushedCredentials): CredentialStore {
   try {
-    return new CredentialStore(config.credentials, config.tls, pushed);
+    return new CredentialStore(config.credentials, config.tls, plane, pushed);
   } catch (err) {
     if (err instanceof CredentialError) throw new StartupError(err.message);
     throw err;
@@ -59,6 +59,8 @@ function loadStore(config: Config, pushed?: PushedCredentials): CredentialStore 
  */
 export class Daemon {
   readonly log: Log;
+  /** The data plane serving the tunnel's connections (--data-plane, or this machine's default). */
+  readonly plane: DataPlaneKind;
   readonly store: CredentialStore;
   readonly reloader: Reloader;
   readonly tracker = new ConnectionTracker();
@@ -94,9 +96,10 @@ export class Daemon {
   /** --workers above 1: the other event loops. */
   #pool: WorkerPool | undefined;
 
-  private constructor(generation: Generation, log: Log, store: CredentialStore, events: TunnelEvents, service?: CertificateService, source?: ConfigSource) {
+  private constructor(generation: Generation, log: Log, plane: DataPlaneKind, store: CredentialStore, events: TunnelEvents, service?: CertificateService, source?: ConfigSource) {
     this.#generation = generation;
     this.log = log;
+    this.plane = plane;
     this.store = store;
     this.#configuration =
       source?.path === undefined
@@ -124,14 +127,16 @@ export class Daemon {
   static async create(config: Config, args: ParsedArgs, log: Log, events: TunnelEvents = NO_EVENTS, source?: ConfigSource): Promise<Daemon> {
     const flags = flagPolicy(config);
     await checkTargetResolves(config);
-    const service = await certificateService(config, log);
-    const store = loadStore(config, service?.initial);
+    const plane = chooseDataPlane(config.lifecycle.dataPlane);
+    log.info(`data plane: ${plane.kind} (${plane.why})`, { data_plane: plane.kind });
+    const service = await certificateService(config, log, plane.kind);
+    const store = loadStore(config, plane.kind, service?.initial);
     const leaf = store.current.identity?.leaf;
     if (leaf) log.info(`loaded certificate: ${subjectLine(leaf.subject)}`, { serial: leaf.serialNumber, not_after: leaf.validToDate.toISOString() });
     for (const warning of store.current.warnings) log.warn(`warning: ${warning}`);
     for (const warning of keyFileModeWarnings(config.credentials)) log.warn(`warning: ${warning}`);
     const generation = await firstGeneration(config, args, flags, log);
-    const daemon = new Daemon(generation, log, store, events, service, source);
+    const daemon = new Daemon(generation, log, plane.kind, store, events, service, source);
     const bundle = policySource(config)?.bundle;
     if (bundle !== undefined) daemon.watchPaths([bundle]);
     if (source?.path !== undefined) daemon.watchPaths([source.path]);
@@ -237,7 +242,7 @@ export class Daemon {
     this.#exit = new Promise((resolve) => (this.#resolveExit = resolve));
     // Before anything is announced: a signal that arrives right after "listening" must find them.
     installSignalHandlers({ reload: (t) => void this.reload(t), shutdown: (sig) => this.shutdown(`received ${sig}`), upgrade: () => void this.upgrade() });
-    const plane = new DataPlane(this.#serving.tunnel);
+    const plane = startDataPlane(this.plane, this.#serving.tunnel);
     const listener = await listen(this.config.listen, {
       role: 'listen',
       acceptor: plane.acceptor(this.#serving.mode),
@@ -388,7 +393,7 @@ export class Daemon {
     const material = contextMaterial(this.store.current, this.config.tls);
     // One OPA policy for all loops, this thread's: it reloads once, and its evaluator threads are not multiplied.
     const authorize = (der: Uint8Array): Promise<boolean> => this.#generation.opa?.decide(der) ?? Promise.resolve(false);
-    this.#pool = await WorkerPool.start({ count, args: this.#generation.args, material, listener, log: this.log, events: this.#events, tracker: this.tracker, authorize });
+    this.#pool = await WorkerPool.start({ count, args: this.#generation.args, plane: this.plane, material, listener, log: this.log, events: this.#events, tracker: this.tracker, authorize });
   }
 
   /** Every event loop's units of work, this thread's first; with --workers each worker reports its own. */

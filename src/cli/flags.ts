@@ -96,6 +96,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'workers', kind: 'string', scopes: G, placeholder: 'N|auto', default: '1', env: 'GHOSTUNNEL_WORKERS', status: 'implemented',
     help: 'Serve connections on N event loops (threads) sharing the listening socket; auto: one per CPU. Reload, status, metrics and drain stay those of one daemon.',
     note: 'Extension: not in Ghostunnel. Not with --pkcs11-module or --auto-acme-cert. See docs/performance.md.' },
+  { name: 'data-plane', kind: 'enum', scopes: G, placeholder: 'native|node', choices: ['native', 'node'], env: 'GHOSTUNNEL_DATA_PLANE', status: 'implemented',
+    help: 'What carries the connections: native (the C++ engine, Linux) or node (Node.js tls and net, everywhere). Default: native where the engine is built, else node.',
+    note: 'Extension: not in Ghostunnel. See docs/data-plane.md for what differs.' },
   { name: 'max-concurrent-conns', kind: 'uint', scopes: G, default: '0', status: 'implemented',
     help: 'Most connections handled at once; when full, stop accepting (0: no limit).' },
 
@@ -110,7 +113,7 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'How often metrics are collected and posted.' },
   { name: 'status', kind: 'string', scopes: G, placeholder: 'ADDR', status: 'implemented',
     help: 'Serve /_status and /_metrics on [http://|https://]HOST:PORT, unix:PATH or systemd:NAME.',
-    note: '/_status also reports the last reload\'s outcome (last_reload_ok, last_reload_error, last_successful_reload) and the certificates in use; the metrics add reload, byte, handshake-failure and certificate-expiry series.' },
+    note: '/_status also reports the last reload\'s outcome (last_reload_ok, last_reload_error, last_successful_reload), the data plane serving (data_plane) and the certificates in use; the metrics add reload, byte, handshake-failure and certificate-expiry series.' },
   { name: 'enable-pprof', kind: 'bool', scopes: G, status: 'implemented',
     help: 'Serve Node.js diagnostics (CPU and heap profiles) on the status port.',
     note: 'Node.js in place of Go pprof, under /debug/pprof/: profile (CPU, .cpuprofile), heap (sampled live allocations, .heapprofile: sites and sizes, no memory contents) and goroutine (Go\'s "goroutine profile: total N" text, ?debug=1, counting each side of every open connection, the handshakes and dials under way and every event loop\'s active handles and requests; ?debug=2 per event loop).' },

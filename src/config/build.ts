@@ -10,7 +10,7 @@ import { system as thisSystem, type System } from '../sys/platform.ts';
 import { parseGraphiteAddress, parseStatusAddress } from './observability.ts';
 import { checkPlatform } from './platform-support.ts';
 import { parseSpkiPins } from './spki-pins.ts';
-import type { AccessRules, AcmeSettings, WorkloadApiSettings, ClientAuth, ClientSettings, Config, CredentialSources, MetricsSettings, PolicySource, ProxyProtocolMode, QuietCategory, SpkiPin, StatusSettings, TlsSettings } from './types.ts';
+import type { AccessRules, AcmeSettings, DataPlaneKind, WorkloadApiSettings, ClientAuth, ClientSettings, Config, CredentialSources, MetricsSettings, PolicySource, ProxyProtocolMode, QuietCategory, SpkiPin, StatusSettings, TlsSettings } from './types.ts';
 
 const CIPHER_GROUPS: Record<string, { list: string; unsafe: boolean }> = {
   AES: {
@@ -344,6 +344,7 @@ function common(f: Flags, mode: Config['mode'], listen: Address, target: Address
     lifecycle: {
       maxConcurrentConns: f.num('max-concurrent-conns'),
       workers: workerCount(f, mode),
+      dataPlane: f.str('data-plane') === '' ? undefined : (f.str('data-plane') as DataPlaneKind),
       syslog: f.bool('syslog'),
       upgradeExec: f.str('upgrade-exec') === '' ? undefined : f.str('upgrade-exec'),
     },

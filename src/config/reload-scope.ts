@@ -25,6 +25,7 @@ export const RELOAD_SCOPE: Readonly<Record<string, ReloadScope>> = {
   'enable-shutdown': RESTART,
   'enable-reload': RESTART,
   workers: RESTART,
+  'data-plane': RESTART,
   syslog: RESTART,
   eventlog: RESTART,
   // Certificate services and hardware tokens are set up once.

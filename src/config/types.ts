@@ -127,11 +127,16 @@ export interface ClientSettings {
 export type ProxyProtocolMode = 'conn' | 'tls' | 'tls-full';
 
 /** Process lifecycle: connection limit, logging target, upgrades (spec §2.10, §2.15, §2.22). */
+/** Which data plane carries the connections (docs/data-plane.md). */
+export type DataPlaneKind = 'native' | 'node';
+
 export interface LifecycleSettings {
   /** --max-concurrent-conns: connections handled at once, from accept to close (0: no limit). */
   readonly maxConcurrentConns: number;
   /** --workers: event loops serving connections (1: the main thread alone). */
   readonly workers: number;
+  /** --data-plane; undefined: native where the engine loads (Linux), node elsewhere. */
+  readonly dataPlane: DataPlaneKind | undefined;
   /** --syslog: log to the local syslog (facility daemon) instead of stdout. */
   readonly syslog: boolean;
   /** --upgrade-exec: what a SIGUSR2 hand-off starts; undefined: the command we were started with. */

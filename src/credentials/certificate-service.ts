@@ -1,4 +1,4 @@
-import type { Config } from '../config/types.ts';
+import type { Config, DataPlaneKind } from '../config/types.ts';
 import type { Log } from '../log/logger.ts';
 import type { TlsAlpnChallenges } from './acme/tls-alpn-challenges.ts';
 import type { PushedCredentials } from './store.ts';
@@ -23,11 +23,11 @@ export interface CertificateService {
 }
 
 /**
- * Connects the service the config names, if any. The Workload API is waited for here (up to
+ * Connects the service the config names, if any (`plane`: the data plane answering ACME's validations). The Workload API is waited for here (up to
  * --use-workload-api-timeout), before anything is bound; throws CredentialError when it fails.
  * gRPC and the ACME client are loaded only when used: acme-client alone takes seconds to load.
  */
-export async function startCertificateService(config: Config, log: Log): Promise<CertificateService | undefined> {
+export async function startCertificateService(config: Config, log: Log, plane: DataPlaneKind): Promise<CertificateService | undefined> {
   if (config.workloadApi !== undefined) {
     const { WorkloadApiSource } = await import('./spiffe/workload-api-source.ts');
     const source = await WorkloadApiSource.start({ settings: config.workloadApi, presentIdentity: config.workloadApi.presentIdentity, log });
@@ -42,7 +42,7 @@ export async function startCertificateService(config: Config, log: Log): Promise
   }
   if (config.acme !== undefined) {
     const { AcmeCertificates } = await import('./acme/acme-certificates.ts');
-    const acme = new AcmeCertificates(config.acme, log);
+    const acme = new AcmeCertificates(config.acme, log, plane);
     return {
       trigger: 'acme',
       initial: acme.initial,

@@ -1,7 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { constants, randomBytes } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import type { TlsSettings } from '../config/types.ts';
+import type { DataPlaneKind, TlsSettings } from '../config/types.ts';
+import type { PlaneContext } from '../engine/engine.ts';
 import { createNativeContext, type NativeContext } from '../engine/native.ts';
+import type { NodeContext } from '../engine/node-context.ts';
 import type { Identity, IdentityKey } from './identity.ts';
 import { keyExchangeGroups } from './key-exchange.ts';
 import type { TrustAnchors } from './trust.ts';
@@ -36,8 +38,10 @@ function keyOptions(key: IdentityKey): { key: string } | { privateKeyEngine: str
  * context gets fresh session-ticket keys (`newTicketKeys()`), so a swap also ends resumption of
  * sessions established under the previous credentials.
  */
-function nodeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): SecureContext {
+function nodeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer, tickets = true): SecureContext {
   return createSecureContext({
+    // Without tickets: OpenSSL's stateful ones, which no client can resume (Node keeps no session cache of its own).
+    ...(tickets ? {} : { secureOptions: constants.SSL_OP_NO_TICKET }),
     ...(identity ? { cert: identity.chainPem, ...keyOptions(identity.key) } : {}),
     // Without `ca` no CA names go into the CertificateRequest (server pin mode, spec §2.4).
     ...(settings.omitCaNames ? {} : { ca: [...trust.pems] }),
@@ -51,10 +55,11 @@ function nodeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnc
 }
 
 /**
- * The data plane's context for the same identity, trust and settings (src/engine/native.ts): the
- * one every tunnel connection uses. The Node.js context beside it serves the status port and the
- * test handshake that validates a candidate. The --workers loops build theirs with the same ticket
- * keys, so that a ticket resumes on whichever loop accepts the connection.
+ * The native data plane's context for the same identity, trust and settings (src/engine/native.ts):
+ * the one every tunnel connection uses on that plane. The Node.js context beside it serves the
+ * status port and the test handshake that validates a candidate (and, on the node plane, the
+ * tunnel's connections too). The --workers loops build theirs with the same ticket keys, so that
+ * a ticket resumes on whichever loop accepts the connection.
  */
 function nativeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): NativeContext {
   const key = identity?.key;
@@ -75,12 +80,49 @@ function nativeContext(identity: ContextIdentity | undefined, trust: Pick<TrustA
   });
 }
 
-/** Both contexts of a credential generation, built with one unlock of a token key. */
-export function buildContexts(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): { context: SecureContext; native: NativeContext } {
-  return withKeyReady(identity?.key, () => ({ context: nodeContext(identity, trust, settings, ticketKeys), native: nativeContext(identity, trust, settings, ticketKeys) }));
+/**
+ * The portable data plane's context: the Node.js context itself, whether clients must present a
+ * certificate, and (server) a twin without session tickets for clients that cannot resume.
+ */
+function nodePlaneContext(context: SecureContext, identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): NodeContext {
+  if (settings.role !== 'server') return { secureContext: context, requireCertificate: false };
+  return { secureContext: context, withoutTickets: nodeContext(identity, trust, settings, ticketKeys, false), requireCertificate: settings.clientCertificates === 'require' };
+}
+
+/**
+ * The contexts of a credential generation, built with one unlock of a token key: Node's, and the
+ * serving data plane's (on the node plane, Node's own; the native one is then never built).
+ */
+export function buildContexts(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer, plane: DataPlaneKind): { context: SecureContext; planeContext: PlaneContext } {
+  return withKeyReady(identity?.key, () => {
+    const context = nodeContext(identity, trust, settings, ticketKeys);
+    return { context, planeContext: plane === 'node' ? nodePlaneContext(context, identity, trust, settings, ticketKeys) : nativeContext(identity, trust, settings, ticketKeys) };
+  });
 }
 
 /** The data plane's context alone: a --workers loop's, from the main thread's validated material. */
-export function buildNativeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): NativeContext {
-  return withKeyReady(identity?.key, () => nativeContext(identity, trust, settings, ticketKeys));
+export function buildPlaneContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer, plane: DataPlaneKind): PlaneContext {
+  return withKeyReady(identity?.key, () => (plane === 'node' ? nodePlaneContext(nodeContext(identity, trust, settings, ticketKeys), identity, trust, settings, ticketKeys) : nativeContext(identity, trust, settings, ticketKeys)));
+}
+
+/**
+ * The context answering a TLS-ALPN-01 validation: the challenge certificate, `alpn` selected, no
+ * client certificate asked for and (native) no session ticket: a validation is never resumed.
+ */
+export function challengeContext(certPem: string, keyPem: string, alpn: string, plane: DataPlaneKind): PlaneContext {
+  if (plane === 'node') return { secureContext: createSecureContext({ cert: certPem, key: keyPem }), requireCertificate: false, alpn: [alpn] };
+  return createNativeContext({
+    server: true,
+    chain: certPem,
+    key: keyPem,
+    cas: [],
+    caNames: false,
+    minVersion: 0x0303,
+    maxVersion: 0x0304,
+    ciphers: '',
+    suites: '',
+    groups: '',
+    alpn: [alpn],
+    tickets: 0,
+  });
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { SecureContext } from 'node:tls';
-import type { CredentialSources, TlsSettings } from '../config/types.ts';
+import type { CredentialSources, DataPlaneKind, TlsSettings } from '../config/types.ts';
+import type { PlaneContext } from '../engine/engine.ts';
 import { CredentialError, loadIdentity, readCredentialFile, type Identity } from './identity.ts';
-import type { NativeContext } from '../engine/native.ts';
 import { buildContexts, newTicketKeys } from './secure-context.ts';
 import { loadTrust, type TrustAnchors } from './trust.ts';
 
@@ -20,8 +20,8 @@ export interface CredentialMaterial {
 export interface Credentials extends CredentialMaterial {
   /** Node.js's context: the status port, backend checks, the validating test handshake. */
   readonly context: SecureContext;
-  /** The data plane's context, from the same material: every tunnel connection. */
-  readonly native: NativeContext;
+  /** The serving data plane's context, from the same material: every tunnel connection. */
+  readonly planeContext: PlaneContext;
   /** The context's session-ticket keys, fresh for every context. */
   readonly ticketKeys: Buffer;
   readonly loadedAt: Date;
@@ -65,11 +65,11 @@ export function readCredentialMaterial(sources: CredentialSources, pushed?: Push
   return { identity, trust, digest: hash.digest('hex'), warnings };
 }
 
-function withContext(material: CredentialMaterial, sources: CredentialSources, settings: TlsSettings, pushed?: PushedCredentials): Credentials {
-  let contexts: { context: SecureContext; native: NativeContext };
+function withContext(material: CredentialMaterial, sources: CredentialSources, settings: TlsSettings, plane: DataPlaneKind, pushed?: PushedCredentials): Credentials {
+  let contexts: { context: SecureContext; planeContext: PlaneContext };
   const ticketKeys = newTicketKeys();
   try {
-    contexts = buildContexts(material.identity, material.trust, settings, ticketKeys);
+    contexts = buildContexts(material.identity, material.trust, settings, ticketKeys, plane);
   } catch (err) {
     throw new CredentialError(`building TLS context from ${pushed?.label ?? sources.keystore ?? sources.cert ?? sources.cacert ?? 'system roots'}: ${(err as Error).message}`);
   }
@@ -77,8 +77,8 @@ function withContext(material: CredentialMaterial, sources: CredentialSources, s
 }
 
 /** Reads and checks a full set of credentials; throws CredentialError naming the file at fault. */
-export function loadCredentials(sources: CredentialSources, settings: TlsSettings): Credentials {
-  return withContext(readCredentialMaterial(sources), sources, settings);
+export function loadCredentials(sources: CredentialSources, settings: TlsSettings, plane: DataPlaneKind): Credentials {
+  return withContext(readCredentialMaterial(sources), sources, settings, plane);
 }
 
 /**
@@ -92,13 +92,16 @@ export class CredentialStore {
   #sources: CredentialSources;
   #settings: TlsSettings;
   #pushed: PushedCredentials | undefined;
+  /** The data plane whose contexts are built beside Node's. */
+  readonly #plane: DataPlaneKind;
 
   /** `pushed`: the first credentials of a certificate service, which then replace the identity files. */
-  constructor(sources: CredentialSources, settings: TlsSettings, pushed?: PushedCredentials) {
+  constructor(sources: CredentialSources, settings: TlsSettings, plane: DataPlaneKind, pushed?: PushedCredentials) {
     this.#sources = sources;
     this.#settings = settings;
+    this.#plane = plane;
     this.#pushed = pushed;
-    this.#current = withContext(readCredentialMaterial(sources, pushed), sources, settings, pushed);
+    this.#current = withContext(readCredentialMaterial(sources, pushed), sources, settings, plane, pushed);
   }
 
   get current(): Credentials {
@@ -125,7 +128,7 @@ export class CredentialStore {
 
   /** Builds the TLS context of a candidate; still not served. */
   build(material: CredentialMaterial, settings?: CredentialSettings): Credentials {
-    return withContext(material, settings?.sources ?? this.#sources, settings?.tls ?? this.#settings, this.#pushed);
+    return withContext(material, settings?.sources ?? this.#sources, settings?.tls ?? this.#settings, this.#plane, this.#pushed);
   }
 
   /** Makes a checked candidate current: the next connection gets it. `settings`: what it was read and built with. */

@@ -1,8 +1,17 @@
 // What a data plane and the tunnel it serves say to each other, whatever carries the bytes. The
 // data plane accepts, runs TLS, dials and copies; the tunnel (src/tunnel/) is asked at each phase
 // of a connection and answers with instructions. Nothing here names a mechanism.
+import type { Socket } from 'node:net';
 import type { Listener } from '../net/listener.ts';
 import type { NativeContext } from './native.ts';
+import type { NodeContext } from './node-context.ts';
+
+/**
+ * A TLS context as the serving data plane takes it: an OpenSSL context inside the addon (native),
+ * or Node's SecureContext with how peers are asked (node). Built per credential generation by
+ * the credential store for the plane that serves; the tunnels carry it and never look inside.
+ */
+export type PlaneContext = NativeContext | NodeContext;
 
 /** Where an accepted connection comes from and arrived; addresses are empty on a UNIX listener. */
 export interface AcceptedPeer {
@@ -19,7 +28,11 @@ export interface PresentedCertificate {
   readonly verifyText: string | null;
   /** The leaf (DER). */
   readonly der: Buffer;
-  /** It comes from a session being resumed, not from a Certificate message. */
+  /**
+   * It comes from a session being resumed, and a refusal falls back to a full handshake, which
+   * presents a certificate to decide on (native plane). Always false where a refusal is final
+   * (node plane: it asks once the handshake, resumed or not, is over).
+   */
   readonly resumed: boolean;
 }
 
@@ -63,13 +76,16 @@ export interface ConnectionEnd {
 /** The instructions a tunnel gives its data plane, by connection id. */
 export interface Engine {
   /** The context of server connections accepted from now on. */
-  setContext(context: NativeContext): void;
+  setContext(context: PlaneContext): void;
   /** The verdict on a presented certificate that verify() left for later; false if the connection is gone. */
   verdict(id: number, verdict: Verdict): boolean;
   /** Server mode: dial the target (IP addresses in turn, or `unixPath`), write `header`, pipe. */
   connectPlain(id: number, hosts: readonly string[], port: number, unixPath: string, header: Buffer | null, closeMs: number, lifetimeMs: number): boolean;
-  /** Client mode: dial the target (or adopt `adoptedFd`, connected through a proxy) and run the TLS handshake. */
-  connectTls(id: number, hosts: readonly string[], port: number, adoptedFd: number, context: NativeContext, serverName: string, noFin: boolean): boolean;
+  /**
+   * Client mode: dial the target (or take over `adopted`, a socket connected through a proxy) and
+   * run the TLS handshake; `noFin`: half-close with close_notify alone (through a proxy).
+   */
+  connectTls(id: number, hosts: readonly string[], port: number, adopted: Socket | null, context: PlaneContext, serverName: string, noFin: boolean): boolean;
   /** Client mode: start piping once the handshake is done. */
   pipe(id: number, closeMs: number, lifetimeMs: number): boolean;
   /** Ends a connection now; `ended` reports it. */
@@ -83,14 +99,15 @@ export interface ConnectionHandler {
   /** Returns the --connect-timeout in ms for the connection (its deadline to start piping). */
   accepted(id: number, peer: AcceptedPeer, listener: Listener): number;
   /**
-   * During the handshake: the verdict on the peer's certificate, or undefined to give it later
-   * with Engine.verdict (the handshake waits, within --connect-timeout). A refusal ends the
-   * handshake with the alert; a refused resumption falls back to a full handshake instead.
+   * During the handshake (native) or right after it (node): the verdict on the peer's
+   * certificate, or undefined to give it later with Engine.verdict (the connection waits, within
+   * --connect-timeout). A refusal ends the handshake with the alert (native) or the connection
+   * (node); a refused resumption falls back to a full handshake instead (native).
    */
   verify(id: number, certificate: PresentedCertificate): Verdict | undefined;
   handshake(id: number, tls: HandshakeInfo): void;
   piping(id: number): void;
   /** Exactly once per accepted connection, whatever happened to it. */
   ended(id: number, end: ConnectionEnd): void;
-  challenge?(id: number, serverName: string): NativeContext | null;
+  challenge?(id: number, serverName: string): PlaneContext | null;
 }

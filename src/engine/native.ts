@@ -62,7 +62,10 @@ export interface EngineCallbacks {
   challenge?(id: number, serverName: string): NativeContext | null;
 }
 
-export interface NativeEngine extends Engine {
+/** The addon's engine: the Engine's instructions, but a proxied socket passes as a descriptor. */
+export interface NativeEngine extends Omit<Engine, 'connectTls'> {
+  /** Client mode: dial the target (or take a duplicate of `adoptedFd`, connected through a proxy) and run the TLS handshake. */
+  connectTls(id: number, hosts: readonly string[], port: number, adoptedFd: number, context: NativeContext, serverName: string, noFin: boolean): boolean;
   /** Accepts on `fd`, which the engine owns from now on; returns the listener id. */
   listen(fd: number, mode: (typeof ListenMode)[keyof typeof ListenMode]): number;
   /** Stops accepting and closes the listener's descriptor (queued connections stay in the backlog). */
@@ -78,14 +81,23 @@ const ADDON = join(import.meta.dirname, '..', '..', 'build', 'Release', 'ghostun
 
 let addon: Addon | undefined;
 
-function load(): Addon {
-  if (addon !== undefined) return addon;
+/** Loads the addon (once); throws the loader's reason, first line only. */
+export function loadAddon(): void {
+  if (addon !== undefined) return;
   try {
     addon = createRequire(import.meta.url)(ADDON) as Addon;
   } catch (err) {
-    throw new StartupError(`the data plane is not built (${ADDON}: ${(err as Error).message.split('\n')[0]}); build it with \`npm run build:native\` (or \`npm ci\`), which needs python3, make and a C++ compiler`);
+    throw new Error(`${ADDON}: ${(err as Error).message.split('\n')[0]}`);
   }
-  return addon;
+}
+
+function load(): Addon {
+  try {
+    loadAddon();
+  } catch (err) {
+    throw new StartupError(`the native data plane is not built (${(err as Error).message}); build it with \`npm run build:native\` (or \`npm ci\`), which needs python3, make and a C++ compiler, or use --data-plane node`);
+  }
+  return addon!;
 }
 
 export function createEngine(callbacks: EngineCallbacks): NativeEngine {

@@ -5,13 +5,13 @@ import type { Log } from '../log/logger.ts';
 import { ClientTunnel } from '../tunnel/client-tunnel.ts';
 import type { TunnelEvents } from '../tunnel/events.ts';
 import type { OpenConnections } from '../tunnel/open-connections.ts';
-import { clientRuntime, serverRuntime, type NativeContextCell } from '../tunnel/runtime-settings.ts';
+import { clientRuntime, serverRuntime, type PlaneContextCell } from '../tunnel/runtime-settings.ts';
 import { ServerTunnel } from '../tunnel/server-tunnel.ts';
 import type { ConnectionTracker } from '../tunnel/tracker.ts';
 import type { Generation } from './generation.ts';
 
 export interface TunnelDeps {
-  readonly store: NativeContextCell;
+  readonly store: PlaneContextCell;
   readonly connections: OpenConnections;
   readonly log: Log;
   readonly tracker: ConnectionTracker;

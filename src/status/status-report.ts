@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Config } from '../config/types.ts';
+import type { Config, DataPlaneKind } from '../config/types.ts';
 import type { Credentials } from '../credentials/store.ts';
 import type { Phase } from '../daemon.ts';
 import type { ReloadOutcome } from '../reload/reloader.ts';
@@ -14,6 +14,8 @@ export interface StatusSource {
   readonly phase: Phase;
   readonly reloader: { readonly last: ReloadOutcome | undefined; readonly lastSuccess: ReloadOutcome | undefined };
   readonly store: { readonly current: Credentials };
+  /** The data plane serving the tunnel's connections. */
+  readonly plane: DataPlaneKind;
   /** With --config: the file's changes waiting for a restart (empty: none); undefined without --config. */
   readonly restartPending?: readonly string[] | undefined;
 }
@@ -50,6 +52,8 @@ export interface StatusReport {
   readonly last_reload_ok: boolean;
   readonly last_reload_error?: string;
   readonly last_successful_reload: string;
+  /** Which data plane carries the connections: native (the C++ engine) or node (Node.js tls and net). */
+  readonly data_plane: DataPlaneKind;
   readonly certificates: readonly CertificateReport[];
   /** With --config: true while the file holds changes only a restart applies (listen, mode, status…). */
   readonly restart_pending?: boolean;
@@ -96,6 +100,7 @@ export async function statusReport(source: StatusSource, check: BackendCheck): P
     last_reload_ok: last?.ok ?? true,
     ...(last?.error === undefined ? {} : { last_reload_error: last.error }),
     last_successful_reload: formatGoTime(reloader.lastSuccess?.at),
+    data_plane: source.plane,
     certificates: activeCertificates(config.mode, source.store.current).map((c) => ({
       role: c.role,
       subject: c.subject,

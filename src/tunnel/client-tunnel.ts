@@ -10,7 +10,7 @@ import { ConnectionTable, DENIED, type ConnectionCensus, type TunnelConnection }
 import type { TunnelEvents } from './events.ts';
 import type { OpenConnections } from './open-connections.ts';
 import { closedPipe } from './piping.ts';
-import type { ClientRuntime, NativeContextCell, RuntimeCell } from './runtime-settings.ts';
+import type { ClientRuntime, PlaneContextCell, RuntimeCell } from './runtime-settings.ts';
 import type { ConnectionTracker } from './tracker.ts';
 
 /** How the target's certificate is checked (spec §2.6). */
@@ -28,7 +28,7 @@ export interface ServerVerification {
 export interface ClientTunnelDeps {
   /** --listen as given, naming the accepted side of a UNIX or systemd listener in log lines. */
   readonly listen: string;
-  readonly store: NativeContextCell;
+  readonly store: PlaneContextCell;
   /** Target, proxy, verification, timeouts: read once per connection, replaced by a reload. */
   readonly settings: RuntimeCell<ClientRuntime>;
   /** Where piping connections are registered with the server's identity, for re-authorization. */
@@ -104,18 +104,17 @@ export class ClientTunnel implements ConnectionHandler {
     };
     this.#table.add(id, c);
     // The credentials current now are the ones the handshake uses.
-    const context = store.current.native;
+    const context = store.current.planeContext;
     const { endpoint, sni, proxy } = settings;
     const { engine } = this.#table;
     const failDial = (err: Error): void => this.#fail(id, c, err.message, 'dial');
     if (proxy === undefined) {
-      withDialAddresses(endpoint.host, (hosts) => this.#table.live(id, c) && engine.connectTls(id, hosts, endpoint.port, -1, context, sni ?? '', false), failDial);
+      withDialAddresses(endpoint.host, (hosts) => this.#table.live(id, c) && engine.connectTls(id, hosts, endpoint.port, null, context, sni ?? '', false), failDial);
     } else {
       proxy(endpoint, c.abort.signal).then((socket) => {
-        // The data plane takes a duplicate of the descriptor; ours closes without touching the connection.
-        const fd = (socket as unknown as { _handle: { fd: number } | null })._handle?.fd ?? -1;
-        if (this.#table.live(id, c) && fd >= 0) engine.connectTls(id, [], 0, fd, context, sni ?? '', true);
-        socket.destroy();
+        // The data plane takes the socket over; through a proxy, a half-close is close_notify alone.
+        if (this.#table.live(id, c)) engine.connectTls(id, [], 0, socket, context, sni ?? '', true);
+        else socket.destroy();
       }, failDial);
     }
     return settings.timeouts.connectMs;

@@ -2,7 +2,7 @@ import type { AccessPolicy } from '../auth/access-policy.ts';
 import type { Config, ProxyProtocolMode, Timeouts } from '../config/types.ts';
 import { describeAddress, isIpLiteral, type Address } from '../net/address.ts';
 import type { Endpoint } from '../net/tcp-connect.ts';
-import type { NativeContext } from '../engine/native.ts';
+import type { PlaneContext } from '../engine/engine.ts';
 import { proxyDialer, type ProxyDialer } from '../net/target-dialer.ts';
 import type { ServerVerification } from './client-tunnel.ts';
 
@@ -15,7 +15,7 @@ export interface RuntimeCell<T> {
 }
 
 /** The data plane's TLS context a new connection takes: the CredentialStore on the main thread, a copy in each worker. */
-export type NativeContextCell = RuntimeCell<{ readonly native: NativeContext }>;
+export type PlaneContextCell = RuntimeCell<{ readonly planeContext: PlaneContext }>;
 
 /** What a server-mode connection takes from the configuration: everything a reload may change. */
 export interface ServerRuntime {

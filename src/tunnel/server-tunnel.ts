@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { identityFromDer } from '../auth/peer.ts';
 import type { TlsAlpnChallenges } from '../credentials/acme/tls-alpn-challenges.ts';
-import { ADMIT, Alert, End, type AcceptedPeer, type ConnectionEnd, type ConnectionHandler, type Engine, type HandshakeInfo, type PresentedCertificate, type Verdict } from '../engine/engine.ts';
-import type { NativeContext } from '../engine/native.ts';
+import { ADMIT, Alert, End, type AcceptedPeer, type ConnectionEnd, type ConnectionHandler, type Engine, type HandshakeInfo, type PlaneContext, type PresentedCertificate, type Verdict } from '../engine/engine.ts';
 import type { Log } from '../log/logger.ts';
 import type { Listener } from '../net/listener.ts';
 import { goDialError } from '../net/go-errors.ts';
@@ -12,11 +11,11 @@ import type { TunnelEvents } from './events.ts';
 import type { OpenConnections } from './open-connections.ts';
 import { closedPipe } from './piping.ts';
 import { proxyHeaderFor } from './proxy-header.ts';
-import type { NativeContextCell, RuntimeCell, ServerRuntime } from './runtime-settings.ts';
+import type { PlaneContextCell, RuntimeCell, ServerRuntime } from './runtime-settings.ts';
 import type { ConnectionTracker } from './tracker.ts';
 
 export interface ServerTunnelDeps {
-  readonly store: NativeContextCell;
+  readonly store: PlaneContextCell;
   /** Target, access rules, timeouts, PROXY header: read once per connection, replaced by a reload. */
   readonly settings: RuntimeCell<ServerRuntime>;
   /** Where piping connections with a client certificate are registered, for re-authorization. */
@@ -58,7 +57,7 @@ function chainAlert(code: string): Alert {
 export class ServerTunnel implements ConnectionHandler {
   readonly #deps: ServerTunnelDeps;
   readonly #table = new ConnectionTable<ServerConnection>();
-  #context: NativeContext | undefined;
+  #context: PlaneContext | undefined;
 
   constructor(deps: ServerTunnelDeps) {
     this.#deps = deps;
@@ -76,7 +75,7 @@ export class ServerTunnel implements ConnectionHandler {
   accepted(id: number, peer: AcceptedPeer, listener: Listener): number {
     const { store, tracker, events } = this.#deps;
     // The credentials current at accept time: the context the handshake about to start uses.
-    const context = store.current.native;
+    const context = store.current.planeContext;
     if (context !== this.#context) {
       this.#table.engine.setContext(context);
       this.#context = context;
@@ -103,7 +102,7 @@ export class ServerTunnel implements ConnectionHandler {
     return settings.timeouts.connectMs;
   }
 
-  challenge(id: number, serverName: string): NativeContext | null {
+  challenge(id: number, serverName: string): PlaneContext | null {
     const c = this.#table.get(id);
     const context = serverName === '' ? undefined : this.#deps.challenges?.contextFor(serverName);
     if (c !== undefined && context === undefined) {

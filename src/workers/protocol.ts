@@ -1,7 +1,7 @@
 // What the main thread and the tunnel workers (--workers) say to each other. Everything here is
 // plain data: it crosses threads by structured clone.
 import type { ParsedArgs } from '../cli/parse.ts';
-import type { TlsSettings } from '../config/types.ts';
+import type { DataPlaneKind, TlsSettings } from '../config/types.ts';
 import type { Credentials } from '../credentials/store.ts';
 import type { Reauthorized } from '../runtime/reauthorize.ts';
 import type { LoopUnits } from '../runtime/units-of-work.ts';
@@ -28,6 +28,8 @@ export interface WorkerInit {
   /** 1, 2, …: the main thread is loop 0. */
   readonly index: number;
   readonly args: ParsedArgs;
+  /** The main thread's data plane, which this loop runs too. */
+  readonly plane: DataPlaneKind;
   readonly material: ContextMaterial;
   readonly socket: WorkerSocket;
 }

@@ -6,8 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { AccessPolicy } from '../auth/access-policy.ts';
 import type { ParsedArgs } from '../cli/parse.ts';
 import { buildConfig } from '../config/build.ts';
-import { buildNativeContext } from '../credentials/secure-context.ts';
-import { DataPlane } from '../engine/data-plane.ts';
+import { buildPlaneContext } from '../credentials/secure-context.ts';
+import { startDataPlane } from '../engine/planes.ts';
 import { createLog, type Log } from '../log/logger.ts';
 import { Listener } from '../net/listener.ts';
 import { combinedPolicy, flagPolicy, policySource } from '../runtime/access-control.ts';
@@ -16,7 +16,7 @@ import { reauthorize } from '../runtime/reauthorize.ts';
 import { tunnelFor } from '../runtime/tunnel-for.ts';
 import { unitsOfWork } from '../runtime/units-of-work.ts';
 import { OpenConnections } from '../tunnel/open-connections.ts';
-import type { NativeContextCell } from '../tunnel/runtime-settings.ts';
+import type { PlaneContextCell } from '../tunnel/runtime-settings.ts';
 import { ConnectionTracker } from '../tunnel/tracker.ts';
 import { batchingEvents } from './event-batch.ts';
 import type { ContextMaterial, FromWorker, Request, ToWorker, WorkerInit } from './protocol.ts';
@@ -25,9 +25,9 @@ const port = parentPort!;
 const init = workerData as WorkerInit;
 const send = (message: FromWorker): void => port.postMessage(message);
 
-function contextOf(material: ContextMaterial): NativeContextCell['current'] {
+function contextOf(material: ContextMaterial): PlaneContextCell['current'] {
   const identity = material.chainPem === undefined || material.keyPem === undefined ? undefined : { chainPem: material.chainPem, key: { kind: 'pem' as const, pem: material.keyPem } };
-  return { native: buildNativeContext(identity, { pems: material.caPems }, material.tls, material.ticketKeys) };
+  return { planeContext: buildPlaneContext(identity, { pems: material.caPems }, material.tls, material.ticketKeys, init.plane) };
 }
 
 /** The main thread's OPA policy, asked over the port; its --connect-timeout applies there. */
@@ -73,7 +73,7 @@ const tracker = new ConnectionTracker();
 const connections = new OpenConnections();
 const events = batchingEvents((batch) => send({ kind: 'events', batch }));
 const serving = tunnelFor(generation, { store, connections, log, tracker, events });
-const plane = new DataPlane(serving.tunnel);
+const plane = startDataPlane(init.plane, serving.tunnel);
 const listener = new Listener(
   { fd: init.socket.fd, address: init.socket.address, ownedPath: undefined, name: init.socket.name, listening: true },
   {

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StartupError } from '../cli/errors.ts';
 import type { ParsedArgs } from '../cli/parse.ts';
+import type { DataPlaneKind } from '../config/types.ts';
 import type { Log } from '../log/logger.ts';
 import type { Listener } from '../net/listener.ts';
 import { system } from '../sys/platform.ts';
@@ -22,6 +23,8 @@ export interface WorkerPoolOptions {
   /** Worker threads to start (--workers minus the main thread). */
   readonly count: number;
   readonly args: ParsedArgs;
+  /** The data plane the main thread chose: every loop runs the same one. */
+  readonly plane: DataPlaneKind;
   readonly material: ContextMaterial;
   /** The main thread's tunnel listener: each worker accepts on a duplicate of its socket. */
   readonly listener: Listener;
@@ -152,7 +155,7 @@ export class WorkerPool {
     // --workers above 1 is refused at start where the platform has no descriptors to share.
     const calls = system.descriptors;
     if (calls === undefined || listener.fd === undefined) throw new Error(`internal: --workers on ${system.name}, which has no descriptors to share`);
-    const init: WorkerInit = { index, args: this.#args, material: this.#material, socket: { fd: calls.dup(listener.fd), address: listener.address, name: listener.name } };
+    const init: WorkerInit = { index, args: this.#args, plane: this.#options.plane, material: this.#material, socket: { fd: calls.dup(listener.fd), address: listener.address, name: listener.name } };
     const worker = new TunnelWorker(index, init, this.#options, (w, code) => this.#onExit(w, code));
     this.#workers.add(worker);
     if (this.#paused) worker.post({ kind: 'pause' });

@@ -11,6 +11,7 @@ import { CredentialStore, loadCredentials } from '../../src/credentials/store.ts
 import { validateCandidate } from '../../src/credentials/validate.ts';
 import { createLog } from '../../src/log/logger.ts';
 import { Reloader } from '../../src/reload/reloader.ts';
+import { PLANE } from '../helpers/plane.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
 
 const TLS: TlsSettings = { maxVersion: 'TLSv1.3', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256' };
@@ -32,7 +33,7 @@ function setup(ca: Ca, pair: Issued): { cert: string; key: string; store: Creden
   const key = join(dir, 'server.key');
   copyFileSync(pair.cert, cert);
   copyFileSync(pair.key, key);
-  return { cert, key, store: new CredentialStore({ cert, key, cacert: ca.cert }, TLS) };
+  return { cert, key, store: new CredentialStore({ cert, key, cacert: ca.cert }, TLS, PLANE) };
 }
 
 describe('Reloader', () => {
@@ -130,13 +131,13 @@ describe('validateCandidate', () => {
   });
 
   it('passes good credentials', async () => {
-    await validateCandidate(loadCredentials({ cert: v1.cert, key: v1.key, cacert: ca.cert }, TLS), v1.cert);
+    await validateCandidate(loadCredentials({ cert: v1.cert, key: v1.key, cacert: ca.cert }, TLS, PLANE), v1.cert);
   });
 
   it('refuses a context that does not present the candidate certificate (loopback handshake)', async () => {
     const other = issue(ca, 'other', { cn: 'localhost' });
-    const good = loadCredentials({ cert: v1.cert, key: v1.key, cacert: ca.cert }, TLS);
-    const wrong = loadCredentials({ cert: other.cert, key: other.key, cacert: ca.cert }, TLS);
+    const good = loadCredentials({ cert: v1.cert, key: v1.key, cacert: ca.cert }, TLS, PLANE);
+    const wrong = loadCredentials({ cert: other.cert, key: other.key, cacert: ca.cert }, TLS, PLANE);
     await assert.rejects(validateCandidate({ ...good, context: wrong.context }, v1.cert), (err: Error) => {
       assert.ok(err instanceof CredentialError);
       assert.match(err.message, /test handshake with the new credentials from ".*v1\.crt" failed: the handshake presented another certificate/);
@@ -146,11 +147,11 @@ describe('validateCandidate', () => {
 
   it('refuses a certificate not valid yet, and one claiming the --cacert CA without its signature', async () => {
     const future = issue(ca, 'future', { cn: 'localhost', startDate: '20991231000000Z', endDate: '21000101000000Z' });
-    await assert.rejects(validateCandidate(loadCredentials({ cert: future.cert, key: future.key, cacert: ca.cert }, TLS), future.cert), /is not valid until 2099-12-31/);
+    await assert.rejects(validateCandidate(loadCredentials({ cert: future.cert, key: future.key, cacert: ca.cert }, TLS, PLANE), future.cert), /is not valid until 2099-12-31/);
     const impostor = makeCa(ca.name);
     const forged = issue(impostor, 'forged', { cn: 'localhost' });
     await assert.rejects(
-      validateCandidate(loadCredentials({ cert: forged.cert, key: forged.key, cacert: ca.cert }, TLS), forged.cert),
+      validateCandidate(loadCredentials({ cert: forged.cert, key: forged.key, cacert: ca.cert }, TLS, PLANE), forged.cert),
       /does not verify against --cacert ".*test-ca\.crt": .* names CN=test-ca .* as issuer but is not signed by it/,
     );
   });

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { sClient } from '../helpers/clients.ts';
 import { runGhostunnel, type Daemon } from '../helpers/daemon.ts';
+import { PLANE } from '../helpers/plane.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
 import { unixOnly } from '../helpers/platform.ts';
 import { curl, eventually, statusAddress } from '../helpers/status.ts';
@@ -33,6 +34,7 @@ const STATUS_FIELDS = [
   'last_reload_ok',
   'last_reload_error',
   'last_successful_reload',
+  'data_plane',
   'certificates',
 ];
 
@@ -161,6 +163,7 @@ describe('status: /_status field by field', () => {
     assert.equal(body.last_reload_ok, true);
     assert.equal('last_reload_error' in body, false);
     assert.equal(body.last_successful_reload, '0001-01-01T00:00:00Z');
+    assert.equal(body.data_plane, PLANE);
 
     const certs = body.certificates as Array<Record<string, string>>;
     const leaf = new X509Certificate(readFileSync(pki.server.cert));

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, crypto as acmeCrypto } from 'acme-client';
-import type { AcmeSettings } from '../../config/types.ts';
+import type { AcmeSettings, DataPlaneKind } from '../../config/types.ts';
 import type { Log } from '../../log/logger.ts';
 import { CredentialError } from '../credential-file.ts';
 import { loadIdentity } from '../identity.ts';
@@ -28,7 +28,7 @@ function renewalDue(notBefore: Date, notAfter: Date, now = Date.now()): boolean 
  * keep theirs). Account key and certificates are kept on disk (AcmeStorage).
  */
 export class AcmeCertificates {
-  readonly challenges = new TlsAlpnChallenges();
+  readonly challenges: TlsAlpnChallenges;
   readonly #settings: AcmeSettings;
   readonly #log: Log;
   readonly #storage: AcmeStorage;
@@ -37,7 +37,9 @@ export class AcmeCertificates {
   #renewing = false;
   #closed = false;
 
-  constructor(settings: AcmeSettings, log: Log) {
+  /** `plane`: the data plane that answers the TLS-ALPN-01 validations. */
+  constructor(settings: AcmeSettings, log: Log, plane: DataPlaneKind) {
+    this.challenges = new TlsAlpnChallenges(plane);
     this.#settings = settings;
     this.#log = log;
     this.#storage = new AcmeStorage(settings.directoryUrl);
