@@ -1,8 +1,8 @@
 // Client mode, certificate sources (keystores, PKCS#11, SPIFFE, ACME) again, on the node data plane (test/planes/rerun.ts).
 import { it } from 'node:test';
-import { GROUP_TIMEOUT_MS, onNodePlane } from './rerun.ts';
+import { RERUN_TIMEOUT_MS, onNodePlane } from './rerun.ts';
 
-it('client mode and certificate source suites pass on the node data plane', { timeout: GROUP_TIMEOUT_MS }, (t) =>
+it('client mode and certificate source suites pass on the node data plane', { timeout: RERUN_TIMEOUT_MS }, (t) =>
   onNodePlane(t, [
     'test/client/handshake-refusal.test.ts',
     'test/client/proxy.test.ts',

@@ -1,8 +1,8 @@
 // Drain, limits, PROXY headers, systemd, syslog, upgrades and --workers again, on the node data plane (test/planes/rerun.ts).
 import { it } from 'node:test';
-import { GROUP_TIMEOUT_MS, onNodePlane } from './rerun.ts';
+import { RERUN_TIMEOUT_MS, onNodePlane } from './rerun.ts';
 
-it('lifecycle suites pass on the node data plane', { timeout: GROUP_TIMEOUT_MS }, (t) =>
+it('lifecycle suites pass on the node data plane', { timeout: RERUN_TIMEOUT_MS }, (t) =>
   onNodePlane(t, [
     'test/lifecycle/drain.test.ts',
     'test/lifecycle/limits.test.ts',

@@ -1,8 +1,8 @@
 // Reloads, status and metrics, OPA and the quickstart again, on the node data plane (test/planes/rerun.ts).
 import { it } from 'node:test';
-import { GROUP_TIMEOUT_MS, onNodePlane } from './rerun.ts';
+import { RERUN_TIMEOUT_MS, onNodePlane } from './rerun.ts';
 
-it('reload, status and policy suites pass on the node data plane', { timeout: GROUP_TIMEOUT_MS }, (t) =>
+it('reload, status and policy suites pass on the node data plane', { timeout: RERUN_TIMEOUT_MS }, (t) =>
   onNodePlane(t, [
     'test/reload/auto-reload.test.ts',
     'test/reload/half-rotation.test.ts',

@@ -1,8 +1,8 @@
 // Server mode, access control and hostile clients again, on the node data plane (test/planes/rerun.ts).
 import { it } from 'node:test';
-import { GROUP_TIMEOUT_MS, onNodePlane } from './rerun.ts';
+import { RERUN_TIMEOUT_MS, onNodePlane } from './rerun.ts';
 
-it('server mode suites pass on the node data plane', { timeout: GROUP_TIMEOUT_MS }, (t) =>
+it('server mode suites pass on the node data plane', { timeout: RERUN_TIMEOUT_MS }, (t) =>
   onNodePlane(t, [
     'test/server/access-control.test.ts',
     'test/server/basic.test.ts',
