@@ -48,6 +48,9 @@ export type Alert = (typeof Alert)[keyof typeof Alert];
 export const ADMIT = 0;
 export type Verdict = typeof ADMIT | Alert;
 
+/** The ALPN protocol of TLS-ALPN-01 validation connections (RFC 8737), which a plane hands to `challenge`. */
+export const ACME_TLS_ALPN = 'acme-tls/1';
+
 /** What the TLS handshake settled. */
 export interface HandshakeInfo {
   /** "TLSv1.3". */

@@ -8,10 +8,10 @@ import type { Duplex } from 'node:stream';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { getSystemErrorMessage } from 'node:util';
 import type { X509Certificate } from 'node:crypto';
+import { SOCKET_OPTIONS } from '../net/listener.ts';
 import { withoutFin } from '../net/no-fin-stream.ts';
-import { ACME_TLS_ALPN } from '../credentials/acme/tls-alpn-challenges.ts';
 import { firstRecordLength, parseClientHello } from './client-hello.ts';
-import { ADMIT, End, type ConnectionHandler, type EndKind, type Verdict } from './engine.ts';
+import { ACME_TLS_ALPN, ADMIT, End, type ConnectionHandler, type EndKind, type Verdict } from './engine.ts';
 import type { NodeContext } from './node-context.ts';
 import { chainVerdict, clientTls, serverTls } from './node-tls.ts';
 
@@ -30,9 +30,6 @@ type Phase =
   | 'awaitPipe' // client: verified, the tunnel starts piping
   | 'piping'
   | 'closed';
-
-/** Like the engine's sockets: no Nagle delay, keep-alive probes after 15 s idle, half-close passed on. */
-export const SOCKET_OPTIONS = { allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: 15_000 } as const;
 
 /** Ends of a connection that are no copy error worth reporting (the engine's list, and Node's stream words for them). */
 const ORDINARY = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_WRITE_AFTER_END']);

@@ -3,10 +3,10 @@
 // through a net.Server on its descriptor (the one src/net/listen.ts bound with SO_REUSEPORT, or
 // inherited); each connection is a NodeConnection. docs/data-plane.md says where it differs from
 // the engine.
-import { createServer, type Socket } from 'node:net';
-import { BACKLOG, type Acceptor, type Listener } from '../net/listener.ts';
+import type { Socket } from 'node:net';
+import { socketAcceptor, type Acceptor, type Listener } from '../net/listener.ts';
 import type { ConnectionHandler, Engine } from './engine.ts';
-import { NodeConnection, SOCKET_OPTIONS, type ConnectionHome } from './node-connection.ts';
+import { NodeConnection, type ConnectionHome } from './node-connection.ts';
 import type { NodeContext } from './node-context.ts';
 import type { ServingPlane } from './planes.ts';
 
@@ -44,28 +44,11 @@ export class NodePlane implements ServingPlane {
   }
 
   acceptor(mode: 'server' | 'client'): Acceptor {
-    return {
-      // Where Node holds the listening socket (src/sys/portable.ts), the listener hands over each
-      // connection paused; server mode reads its ClientHello at once, client mode waits for the target.
-      take: (socket, listener) => this.#accept(mode === 'server' ? socket.resume() : socket, listener, mode === 'server'),
-      start: (fd, listener) => {
-        let open = true;
-        // Client mode reads nothing from the accepted side before the target is reached and verified.
-        const server = createServer({ ...SOCKET_OPTIONS, pauseOnConnect: mode === 'client' }, (socket) => this.#accept(socket, listener, mode === 'server'));
-        server.on('error', (err) => {
-          if (open) listener.acceptFailed(err);
-        });
-        server.listen({ fd, backlog: BACKLOG });
-        return () => {
-          open = false;
-          server.close();
-        };
-      },
-    };
+    // Client mode reads nothing from the accepted side before the target is reached and verified.
+    return socketAcceptor((socket, listener) => this.#accept(socket, listener, mode === 'server'), { pauseOnConnect: mode === 'client' });
   }
 
   #accept(socket: Socket, listener: Listener, server: boolean): void {
-    listener.accepted();
     const id = this.#nextId++;
     const c = new NodeConnection(id, server, socket, this.#home);
     this.#connections.set(id, c);

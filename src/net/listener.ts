@@ -184,19 +184,20 @@ function descriptors(): Descriptors {
   return system.descriptors;
 }
 
-/** Accepting through a net.Server (the status port): each connection goes to `onConnection`. */
-export function socketAcceptor(onConnection: (socket: Socket, listener: Listener) => void): Acceptor {
+/**
+ * Accepting through a net.Server (the status port, the node data plane): each connection goes to
+ * `onConnection`, flowing, or paused with `pauseOnConnect` (nothing read until it is resumed).
+ */
+export function socketAcceptor(onConnection: (socket: Socket, listener: Listener) => void, { pauseOnConnect = false } = {}): Acceptor {
+  const deliver = (socket: Socket, listener: Listener): void => {
+    listener.accepted();
+    onConnection(socket, listener);
+  };
   return {
-    take(socket, listener) {
-      listener.accepted();
-      onConnection(socket.resume(), listener);
-    },
+    take: (socket, listener) => deliver(pauseOnConnect ? socket : socket.resume(), listener),
     start(fd, listener) {
       let open = true;
-      const server = createServer(SOCKET_OPTIONS, (socket) => {
-        listener.accepted();
-        onConnection(socket, listener);
-      });
+      const server = createServer({ ...SOCKET_OPTIONS, pauseOnConnect }, (socket) => deliver(socket, listener));
       server.on('error', (err) => {
         if (open) listener.acceptFailed(err);
       });

@@ -1,10 +1,7 @@
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { DataPlaneKind } from '../../config/types.ts';
-import type { PlaneContext } from '../../engine/engine.ts';
+import { ACME_TLS_ALPN, type PlaneContext } from '../../engine/engine.ts';
 import { challengeContext } from '../secure-context.ts';
-
-/** The ALPN protocol of TLS-ALPN-01 validation connections (RFC 8737). */
-export const ACME_TLS_ALPN = 'acme-tls/1';
 
 /** A challenge certificate for the data plane, and for the responder on the alternate port. */
 interface ChallengeContexts {

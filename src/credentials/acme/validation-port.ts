@@ -6,7 +6,8 @@ import type { Log } from '../../log/logger.ts';
 import { listen } from '../../net/listen.ts';
 import { socketAcceptor, type Listener } from '../../net/listener.ts';
 import { readClientHello, type HelloNames } from './client-hello.ts';
-import { ACME_TLS_ALPN, type TlsAlpnChallenges } from './tls-alpn-challenges.ts';
+import { ACME_TLS_ALPN } from '../../engine/engine.ts';
+import type { TlsAlpnChallenges } from './tls-alpn-challenges.ts';
 
 export interface ValidationPortOptions {
   /** --auto-acme-alt-tls-alpn-port. */
