@@ -14,5 +14,6 @@ it('client mode and certificate source suites pass on the node data plane', { ti
     'test/spiffe/client.test.ts',
     'test/spiffe/server.test.ts',
     'test/acme/pebble.test.ts',
+    'test/acme/alt-port.test.ts',
     'test/acme/storage.test.ts',
   ]));

@@ -7,6 +7,7 @@ it('reload, status and policy suites pass on the node data plane', { timeout: RE
     'test/reload/auto-reload.test.ts',
     'test/reload/half-rotation.test.ts',
     'test/reload/poll.test.ts',
+    'test/reload/policy-reload.test.ts',
     'test/reload/reload-endpoint.test.ts',
     'test/reload/reloader.test.ts',
     'test/reload/rotation-under-load.test.ts',
