@@ -125,7 +125,7 @@ function onNodePlane(build: TunnelBuild): TunnelBuild {
   return { ...build, label: `${build.label} node`, tunnelArgs: [...build.tunnelArgs, '--data-plane', 'node'] };
 }
 
-/** A peer started by a script taking LISTEN TARGET CERTDIR (../shared/bench/peers, or ours for client mode). */
+/** A peer started by bench/peers/NAME.sh MODE LISTEN TARGET CERTDIR. */
 function peer(id: string, label: string, mode: 'server' | 'client', script: string, reloadSignal: NodeJS.Signals | undefined): Subject {
   return {
     id,
