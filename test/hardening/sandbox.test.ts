@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { echoBackend, type Backend } from '../helpers/backends.ts';
 import { connectTls, peerSerial } from '../helpers/clients.ts';
-import { runGhostunnel, runToExit, type Daemon, type LogLine } from '../helpers/daemon.ts';
+import { ENTRY, runGhostunnel, runToExit, type Daemon, type LogLine } from '../helpers/daemon.ts';
 import { issue, makeCa, tempDir, type Ca, type Issued } from '../helpers/pki.ts';
 import { linuxOnly } from '../helpers/platform.ts';
 import { terminate, waitGone } from '../helpers/processes.ts';
@@ -16,7 +16,7 @@ import { kubernetesLayout } from '../helpers/rotation.ts';
 /** Node's options of a running process, from its command line. */
 function nodeOptions(pid: number): string[] {
   const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  return argv.slice(1, argv.findIndex((a) => a.endsWith('main.ts')));
+  return argv.slice(1, argv.indexOf(ENTRY));
 }
 
 describe('sandbox (--disable-landlock turns it off)', { skip: linuxOnly('reads /proc/PID/cmdline') }, () => {
