@@ -69,9 +69,31 @@ export interface NativeEngine extends Engine {
   unlisten(listener: number): void;
 }
 
+/**
+ * System calls served by the addon (native/syscalls.cc) for src/sys/libc.ts: each returns what the
+ * call returns, -1 on failure with the reason in errno().
+ */
+export interface AddonSyscalls {
+  fcntl(fd: number, cmd: number, arg: number): number;
+  close(fd: number): number;
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: Buffer): number;
+  listen(fd: number, backlog: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer): number;
+  connect(fd: number, addr: Buffer): number;
+  send(fd: number, data: Buffer, flags: number): number;
+  /** The address's length, or -1. */
+  getsockname(fd: number, addr: Buffer): number;
+  /** 0 when there is no interface of that name. */
+  ifNameToIndex(name: string): number;
+  errno(): number;
+}
+
 interface Addon {
   createEngine(callbacks: EngineCallbacks): NativeEngine;
   createContext(description: ContextDescription): NativeContext;
+  /** Absent from an addon built before it had them. */
+  syscalls?: AddonSyscalls;
 }
 
 const ADDON = join(import.meta.dirname, '..', '..', 'build', 'Release', 'ghostunnel_engine.node');
@@ -86,6 +108,15 @@ function load(): Addon {
     throw new StartupError(`the data plane is not built (${ADDON}: ${(err as Error).message.split('\n')[0]}); build it with \`npm run build:native\` (or \`npm ci\`), which needs python3, make and a C++ compiler`);
   }
   return addon;
+}
+
+/** The addon's system calls; undefined when the addon is not built (or predates them). */
+export function addonSyscalls(): AddonSyscalls | undefined {
+  try {
+    return load().syscalls;
+  } catch {
+    return undefined;
+  }
 }
 
 export function createEngine(callbacks: EngineCallbacks): NativeEngine {

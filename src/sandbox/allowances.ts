@@ -21,7 +21,7 @@ export interface SandboxAllowances {
    * since Node leaves a path that does not exist out of the allowed set.
    */
   readonly created: readonly string[];
-  /** Native addons: koffi (descriptor duplication, UNIX sockets, sd_notify) is always needed. */
+  /** Native addons: the data plane, which also serves descriptor duplication, UNIX sockets and sd_notify, is always needed. */
   readonly addons: boolean;
   /** Worker threads: the OPA evaluators. */
   readonly workers: boolean;
