@@ -10,7 +10,7 @@ import type { TunnelBuild } from './subjects.ts';
  */
 export const BUILD_ROOT = 'bench/out/build';
 export const COMPILED_DIR = `${BUILD_ROOT}/dist`;
-const COMPILED_ENTRY = `${COMPILED_DIR}/main.js`;
+const COMPILED_ENTRY = `${COMPILED_DIR}/main.cjs`;
 
 export interface BenchOptions {
   readonly rounds: number;
@@ -37,7 +37,7 @@ export const HELP = `npm run bench — environment variables:
   BENCH_IDLE_CONNS=N       idle connections held for the memory figure (default 2000)
   BENCH_ONLY=a,b           subjects: tunnel, haproxy, stunnel, tunnel-client, haproxy-client,
                            stunnel-client, alt1 … (direct always runs)
-  BENCH_TUNNEL=PATH        our tunnel's entry point (default: src/ compiled by tsc into bench/out/build/dist,
+  BENCH_TUNNEL=PATH        our tunnel's entry point (default: src/ built by scripts/build.mjs into bench/out/build/dist,
                            i.e. what bin/ghostunnel runs; src/main.ts measures type stripping)
   BENCH_TUNNEL_ARGS="…"    extra flags for our tunnel, e.g. "--quiet conns"
   BENCH_NODE_ARGS="…"      extra node flags for our tunnel, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"

@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { StartupError } from '../cli/errors.ts';
+import { PACKAGE_ROOT } from '../package-root.ts';
 import type { EndKind, Engine, Verdict } from './engine.ts';
 
 /** What a native TLS context is built from (native/context.cc). */
@@ -96,7 +97,7 @@ interface Addon {
   syscalls?: AddonSyscalls;
 }
 
-const ADDON = join(import.meta.dirname, '..', '..', 'build', 'Release', 'ghostunnel_engine.node');
+const ADDON = join(PACKAGE_ROOT, 'build', 'Release', 'ghostunnel_engine.node');
 
 let addon: Addon | undefined;
 

@@ -6,10 +6,10 @@ import { existsSync, lstatSync, readlinkSync, realpathSync, statSync } from 'nod
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Address } from '../net/address.ts';
 import type { Config } from '../config/types.ts';
 import { AcmeStorage } from '../credentials/acme/acme-storage.ts';
+import { PACKAGE_ROOT } from '../package-root.ts';
 import { MIGRATE_SYSCTL } from '../sys/accept-queue.ts';
 
 export interface SandboxAllowances {
@@ -41,9 +41,6 @@ export interface ExtraInputs {
 }
 
 const MAX_SYMLINK_HOPS = 40;
-
-/** The package this file belongs to (src/ or dist/ sits directly in it). */
-const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 function realpathOrSelf(path: string): string {
   try {

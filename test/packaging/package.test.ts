@@ -15,7 +15,8 @@ import { runGhostunnel } from '../helpers/daemon.ts';
 import { readDockerfile, type DockerInstruction } from '../helpers/dockerfile.ts';
 import { NODE24_PATH, packAndInstall, REPO, type InstalledPackage } from '../helpers/package-install.ts';
 import { issue, makeCa, type Ca, type Issued } from '../helpers/pki.ts';
-import { statusAddress } from '../helpers/status.ts';
+import { curl, eventually, statusAddress } from '../helpers/status.ts';
+import { cert as opaCert, decisionCases, key as opaKey, ROOT as OPA_ROOT } from '../opa/fixtures.ts';
 
 const run = promisify(execFile);
 const SYSTEM_NODE = '/usr/bin/node';
@@ -31,7 +32,7 @@ describe('npm package', () => {
   it('holds the launcher and compiled JavaScript only: no TypeScript sources, no tests', () => {
     const files = pkg.files;
     assert.ok(files.includes('bin/ghostunnel'));
-    assert.ok(files.includes('dist/main.js'));
+    assert.ok(files.includes('dist/main.cjs'));
     assert.ok(files.includes('docs/ghostunnel.1'));
     assert.deepEqual(files.filter((f) => f.endsWith('.ts') || /^(src|test|bench)\//.test(f) || /(^|\/)[^/]*\.test\./.test(f)), []);
     const top = new Set(files.map((f) => f.split('/')[0]));
@@ -65,6 +66,43 @@ describe('npm package', () => {
       assert.equal(result.status, 1, bin);
       assert.equal(result.stdout, '');
       assert.match(result.stderr, new RegExp(`^ghostunnel: error: Node\\.js ${probe.stdout.trim().replace(/\./g, '\\.')} is too old; ghostunnel needs Node\\.js >= 22\\.12 [^\\n]*\\n$`));
+    }
+  });
+
+  it('the bundle in dist/ runs what it loads apart: worker threads (--workers), OPA evaluator threads, metrics', async () => {
+    const backend = await echoBackend();
+    const admitsClient1 = decisionCases().find((c) => c.allowed.client1 && !c.allowed.client2)!;
+    const gt = runGhostunnel(
+      ['server', '--listen', '127.0.0.1:0', '--target', `127.0.0.1:${backend.port}`, '--cert', opaCert('server1'), '--key', opaKey('server1'), '--cacert', OPA_ROOT,
+        '--allow-policy', admitsClient1.bundle, '--allow-query', admitsClient1.query, '--workers', '2', '--status', 'http://127.0.0.1:0'],
+      { entry: join(pkg.packageDir, 'bin', 'ghostunnel') },
+    );
+    try {
+      const status = await statusAddress(gt);
+      await gt.waitForLog(/^serving on 2 event loops/);
+      const echoes = async (peer: 'client1' | 'client2'): Promise<boolean> => {
+        try {
+          const s = await connectTls((await gt.address()).port, { cert: opaCert(peer), key: opaKey(peer), ca: OPA_ROOT });
+          s.write('hello');
+          const got = (await readBytes(s, 5)).toString();
+          s.end();
+          return got === 'hello';
+        } catch {
+          return false;
+        }
+      };
+      // Enough connections that both loops take some; each is decided by the policy on an evaluator thread.
+      for (let i = 0; i < 8; i++) assert.equal(await echoes('client1'), true);
+      assert.equal(await echoes('client2'), false);
+      // Workers report their connections to the main thread once per turn of their loop.
+      await eventually(async () => {
+        const metrics = await curl([`http://${status}/_metrics/prometheus`]);
+        assert.equal(metrics.status, 200);
+        assert.match(metrics.body, /^ghostunnel_accept_total\b.* 9$/m);
+      });
+    } finally {
+      await gt.stop();
+      backend.close();
     }
   });
 
