@@ -4,15 +4,32 @@
 // linking ~100 ES modules, and requires Node's built-ins as CommonJS, where an ES import would
 // materialize every lazy export of the module (node:fs's pulls in streams, fs/promises, readline).
 // Dependencies stay in node_modules, loaded when a feature needs them; lazily imported modules of
-// our own are evaluated only when imported (esbuild keeps them as functions until then).
+// our own are evaluated only when imported (esbuild keeps them as functions until then). The one
+// dependency every start needs, commander, is bundled too, with its child_process (for executable
+// sub-commands, which we have none of) required only if it is ever used.
 // Usage: node scripts/build.mjs [OUTDIR]   (default dist/)
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = resolve(process.argv[2] ?? join(root, 'dist'));
+
+const { dependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const BUNDLED = ['commander'];
+
+/** commander's `require('node:child_process')`, deferred to the first use of one of its functions. */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) => (/[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'lazy' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
+      contents: "let loaded; module.exports = new Proxy({}, { get: (_, name) => (loaded ??= require('node:child_process'))[name] });",
+      loader: 'js',
+    }));
+  },
+};
 
 rmSync(outdir, { recursive: true, force: true });
 await build({
@@ -26,7 +43,8 @@ await build({
   outdir,
   outExtension: { '.js': '.cjs' },
   bundle: true,
-  packages: 'external',
+  external: Object.keys(dependencies).filter((name) => !BUNDLED.includes(name)).flatMap((name) => [name, `${name}/*`]),
+  plugins: [lazyChildProcess],
   platform: 'node',
   format: 'cjs',
   target: 'node22.12',

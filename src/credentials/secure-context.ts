@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { TlsSettings } from '../config/types.ts';
 import { createNativeContext, type NativeContext } from '../engine/native.ts';
 import type { Identity, IdentityKey } from './identity.ts';
@@ -37,7 +37,7 @@ function keyOptions(key: IdentityKey): { key: string } | { privateKeyEngine: str
  * sessions established under the previous credentials.
  */
 function nodeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): SecureContext {
-  return createSecureContext({
+  return process.getBuiltinModule('node:tls').createSecureContext({
     ...(identity ? { cert: identity.chainPem, ...keyOptions(identity.key) } : {}),
     // Without `ca` no CA names go into the CertificateRequest (server pin mode, spec §2.4).
     ...(settings.omitCaNames ? {} : { ca: [...trust.pems] }),
@@ -75,12 +75,16 @@ function nativeContext(identity: ContextIdentity | undefined, trust: Pick<TrustA
   });
 }
 
-/** Both contexts of a credential generation, built with one unlock of a token key. */
-export function buildContexts(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): { context: SecureContext; native: NativeContext } {
-  return withKeyReady(identity?.key, () => ({ context: nodeContext(identity, trust, settings, ticketKeys), native: nativeContext(identity, trust, settings, ticketKeys) }));
+/**
+ * Node.js's context for a credential generation. Built only when something asks for it (the status
+ * port's HTTPS, client mode's backend check, the test handshake that validates a reload): a tunnel
+ * without those never loads node:tls, whose modules cost about 3 MiB of resident memory.
+ */
+export function buildNodeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): SecureContext {
+  return withKeyReady(identity?.key, () => nodeContext(identity, trust, settings, ticketKeys));
 }
 
-/** The data plane's context alone: a --workers loop's, from the main thread's validated material. */
+/** The data plane's context: every tunnel connection's (and a --workers loop's, from the main thread's validated material). */
 export function buildNativeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer): NativeContext {
   return withKeyReady(identity?.key, () => nativeContext(identity, trust, settings, ticketKeys));
 }

@@ -3,7 +3,7 @@ import type { SecureContext } from 'node:tls';
 import type { CredentialSources, TlsSettings } from '../config/types.ts';
 import { CredentialError, loadIdentity, readCredentialFile, type Identity } from './identity.ts';
 import type { NativeContext } from '../engine/native.ts';
-import { buildContexts, newTicketKeys } from './secure-context.ts';
+import { buildNativeContext, buildNodeContext, newTicketKeys } from './secure-context.ts';
 import { loadTrust, type TrustAnchors } from './trust.ts';
 
 /** What the files hold, parsed and fingerprinted, before any TLS context is built from it. */
@@ -18,7 +18,11 @@ export interface CredentialMaterial {
 
 /** One consistent generation of credentials: identity, trust anchors and the contexts built from them. */
 export interface Credentials extends CredentialMaterial {
-  /** Node.js's context: the status port, backend checks, the validating test handshake. */
+  /**
+   * Node.js's context: the status port, backend checks, the validating test handshake. Built on
+   * first use (throws CredentialError if it cannot be), so that a tunnel without those never loads
+   * node:tls.
+   */
   readonly context: SecureContext;
   /** The data plane's context, from the same material: every tunnel connection. */
   readonly native: NativeContext;
@@ -66,14 +70,26 @@ export function readCredentialMaterial(sources: CredentialSources, pushed?: Push
 }
 
 function withContext(material: CredentialMaterial, sources: CredentialSources, settings: TlsSettings, pushed?: PushedCredentials): Credentials {
-  let contexts: { context: SecureContext; native: NativeContext };
   const ticketKeys = newTicketKeys();
-  try {
-    contexts = buildContexts(material.identity, material.trust, settings, ticketKeys);
-  } catch (err) {
-    throw new CredentialError(`building TLS context from ${pushed?.label ?? sources.keystore ?? sources.cert ?? sources.cacert ?? 'system roots'}: ${(err as Error).message}`);
-  }
-  return { ...material, ...contexts, ticketKeys, loadedAt: new Date() };
+  const built = <T>(build: () => T): T => {
+    try {
+      return build();
+    } catch (err) {
+      throw new CredentialError(`building TLS context from ${pushed?.label ?? sources.keystore ?? sources.cert ?? sources.cacert ?? 'system roots'}: ${(err as Error).message}`);
+    }
+  };
+  const native = built(() => buildNativeContext(material.identity, material.trust, settings, ticketKeys));
+  let context: SecureContext | undefined;
+  return {
+    ...material,
+    native,
+    get context(): SecureContext {
+      context ??= built(() => buildNodeContext(material.identity, material.trust, settings, ticketKeys));
+      return context;
+    },
+    ticketKeys,
+    loadedAt: new Date(),
+  };
 }
 
 /** Reads and checks a full set of credentials; throws CredentialError naming the file at fault. */

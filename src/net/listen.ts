@@ -1,5 +1,4 @@
-import { lookup } from 'node:dns/promises';
-import { createServer, type Server } from 'node:net';
+import { createServer, isIP, type Server } from 'node:net';
 import { StartupError } from '../cli/errors.ts';
 import { bindTcp, bindUnixStream, closeDescriptor, dupDescriptor, listenOn, unixSocketPath } from '../sys/libc.ts';
 import type { Address } from './address.ts';
@@ -55,23 +54,31 @@ async function bindSocket(addr: Address, role: ListenerRole, bindOnly: boolean):
           throw new StartupError(`unable to listen on ${addr.text}: ${(err as Error).message}`);
         }
       }
-      const host = addr.host === '' ? '0.0.0.0' : await resolveOne(addr.host, addr.text);
-      if (bindOnly) return { ...boundOnly(host, addr.port, addr.text), ownedPath, name, listening: false };
-      const server = await bound(createServer(), { host, port: addr.port, reusePort: true, backlog: BACKLOG }, addr.text);
-      const socket = { fd: dupDescriptor(handleFd(server)), address: addressOf(server), ownedPath, name, listening: true };
-      server.close();
-      return socket;
+      const host = addr.host === '' ? '0.0.0.0' : isIP(addr.host) !== 0 ? addr.host : await resolveOne(addr.host, addr.text);
+      return { ...tcpSocket(host, addr.port, addr.text, !bindOnly), ownedPath, name, listening: !bindOnly };
     }
   }
 }
 
-/** A TCP socket bound (not listening) to `ip`, named as Node names a listening server's address. */
-function boundOnly(ip: string, port: number, text: string): { fd: number; address: string } {
+/**
+ * A TCP socket bound to `ip` with SO_REUSEPORT (a successor binds beside us), listening unless
+ * `listen` is false, and its address as Node names a listening server's ("[::1]:8443"). Bound with
+ * plain system calls: a net.Server would load Node's cluster module (and child_process with it)
+ * only to be closed again. A failure is worded as Go's: "listen tcp 127.0.0.1:8443: bind: address
+ * already in use".
+ */
+function tcpSocket(ip: string, port: number, text: string, listen: boolean): { fd: number; address: string } {
+  const host = ip.includes(':') ? `[${ip.replace(/%.*$/, '')}]` : ip;
+  let bound: { fd: number; port: number } | undefined;
   try {
-    const bound = bindTcp(ip, port);
-    return { fd: bound.fd, address: ip.includes(':') ? `[${ip}]:${bound.port}` : `${ip}:${bound.port}` };
+    bound = bindTcp(ip, port);
+    if (listen) listenOn(bound.fd, BACKLOG);
+    return { fd: bound.fd, address: `${host}:${bound.port}` };
   } catch (err) {
-    throw new StartupError(`unable to listen on ${text}: ${(err as Error).message}`);
+    if (bound !== undefined) closeDescriptor(bound.fd);
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === undefined ? undefined : errnoText(code);
+    throw new StartupError(`unable to listen on ${text}: ${reason === undefined ? (err as Error).message : `listen tcp ${host}:${port}: bind: ${reason}`}`);
   }
 }
 
@@ -90,20 +97,12 @@ async function adopt(inherited: number): Promise<{ fd: number; address: string }
   return { fd, address };
 }
 
-/** Listens; a failure is worded as Go's ("listen tcp 127.0.0.1:8443: bind: address already in use"). */
-function bound(server: Server, options: Parameters<Server['listen']>[0] & { host?: string; port?: number }, what: string): Promise<Server> {
+/** Listens on an inherited descriptor (to ask Node for the address it is bound to). */
+function bound(server: Server, options: { fd: number; backlog: number }, what: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      const text = err.code === undefined || options.port === undefined ? undefined : errnoText(err.code);
-      const host = options.host?.includes(':') ? `[${options.host}]` : options.host;
-      reject(new StartupError(`unable to listen on ${what}: ${text === undefined ? err.message : `listen tcp ${host}:${options.port}: bind: ${text}`}`));
-    });
+    server.once('error', (err: Error) => reject(new StartupError(`unable to listen on ${what}: ${err.message}`)));
     server.listen(options, () => resolve(server));
   });
-}
-
-function handleFd(server: Server): number {
-  return (server as unknown as { _handle: { fd: number } })._handle.fd;
 }
 
 /** "127.0.0.1:41234", "[::1]:8443", or the socket path. */
@@ -115,7 +114,7 @@ function addressOf(server: Server): string {
 
 async function resolveOne(host: string, text: string): Promise<string> {
   try {
-    return (await lookup(host, { order: 'ipv4first' })).address;
+    return (await process.getBuiltinModule('node:dns/promises').lookup(host, { order: 'ipv4first' })).address;
   } catch (err) {
     throw new StartupError(`unable to resolve listen address ${text}: ${(err as Error).message}`);
   }

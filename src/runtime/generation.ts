@@ -1,4 +1,4 @@
-import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { AccessPolicy } from '../auth/access-policy.ts';
 import type { OpaPolicy } from '../auth/opa/opa-policy.ts';
 import { StartupError } from '../cli/errors.ts';
@@ -22,8 +22,10 @@ export interface Generation {
 export async function checkTargetResolves(config: Config): Promise<void> {
   if (config.skipResolve || config.target.kind !== 'tcp') return;
   const { host, text } = config.target;
+  // An address resolves to itself: no need for Node's resolver module.
+  if (isIP(host) !== 0) return;
   try {
-    await lookup(host);
+    await process.getBuiltinModule('node:dns/promises').lookup(host);
   } catch (err) {
     const { code, message } = err as NodeJS.ErrnoException;
     const reason = code === 'ENOTFOUND' || code === 'ENODATA' ? 'no such host' : message;
