@@ -1,7 +1,8 @@
-import { createServer, isIP, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { StartupError } from '../cli/errors.ts';
 import { bindTcp, bindUnixStream, closeDescriptor, dupDescriptor, listenOn, unixSocketPath } from '../sys/libc.ts';
 import type { Address } from './address.ts';
+import { isIP } from './ip.ts';
 import { errnoText } from './go-errors.ts';
 import { handedOverSocket, HANDOFF_NAMES, systemdSocket, type ListenerRole } from './inherited-sockets.ts';
 import { BACKLOG, Listener, type BoundSocket, type ListenerOptions } from './listener.ts';
@@ -91,7 +92,7 @@ async function adopt(inherited: number): Promise<{ fd: number; address: string }
   closeDescriptor(inherited);
   const path = unixSocketPath(fd);
   if (path !== undefined) return { fd, address: path };
-  const probe = await bound(createServer(), { fd: dupDescriptor(fd), backlog: BACKLOG }, `inherited descriptor ${inherited}`);
+  const probe = await bound(process.getBuiltinModule('node:net').createServer(), { fd: dupDescriptor(fd), backlog: BACKLOG }, `inherited descriptor ${inherited}`);
   const address = addressOf(probe);
   probe.close();
   return { fd, address };

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { isIP } from './ip.ts';
 
 /**
  * Hands `use` the addresses a dial tries, in order: an IP literal as it is, at once (no lookup); a

@@ -1,10 +1,10 @@
-import { isIP } from 'node:net';
 import type { AccessPolicy } from '../auth/access-policy.ts';
 import type { OpaPolicy } from '../auth/opa/opa-policy.ts';
 import { StartupError } from '../cli/errors.ts';
 import type { ParsedArgs } from '../cli/parse.ts';
 import type { Config, PolicySource } from '../config/types.ts';
 import type { Log } from '../log/logger.ts';
+import { isIP } from '../net/ip.ts';
 import { combinedPolicy, flagPolicy, loadOpaPolicy, policySource } from './access-control.ts';
 
 /** Everything built from one configuration that a reload replaces at once. */
