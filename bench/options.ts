@@ -26,6 +26,8 @@ export interface BenchOptions {
   readonly writeDocs: boolean;
   /** BENCH_UNPINNED=1: no core pinning (for --workers, which needs more than one core). */
   readonly unpinned: boolean;
+  /** Timed starts per build and round for the footprint rows (BENCH_STARTS). */
+  readonly footprintStarts: number;
 }
 
 export const HELP = `npm run bench — environment variables:
@@ -44,6 +46,7 @@ export const HELP = `npm run bench — environment variables:
   BENCH_ALT="label=[VAR=value …] PATH [flags];…"  more builds of the tunnel measured beside it
                            (server mode), e.g. a prototype in /tmp with its switches
   BENCH_UNPINNED=1         pin nothing: the tunnel, loadgen and backends share every CPU (for --workers N)
+  BENCH_STARTS=N           timed starts per build and round for the footprint rows (default 10)
   BENCH_DOCS=1|0           write docs/performance.md (default: 1 only for a full default run)
   BENCH_KIT=DIR            the benchmark kit (default ../shared/bench)
   BENCH_RENDER=FILE        measure nothing: print and write the tables of a saved bench/out/results-*.json`;
@@ -110,7 +113,7 @@ export function readOptions(root: string): BenchOptions {
     nodeArgs.length === 0 &&
     process.env.BENCH_UNPINNED !== '1' &&
     !process.env.BENCH_TUNNEL &&
-    ['BENCH_SECONDS', 'BENCH_RELOAD_SECONDS', 'BENCH_BULK', 'BENCH_IDLE_CONNS'].every((n) => !process.env[n]);
+    ['BENCH_SECONDS', 'BENCH_RELOAD_SECONDS', 'BENCH_BULK', 'BENCH_IDLE_CONNS', 'BENCH_STARTS'].every((n) => !process.env[n]);
   const docsEnv = process.env.BENCH_DOCS;
   const label = tunnelArgs.length > 0 ? `ghostunnel-ts ${tunnelArgs.join(' ')}` : 'ghostunnel-ts';
   return {
@@ -122,5 +125,6 @@ export function readOptions(root: string): BenchOptions {
     alternatives: alts,
     writeDocs: docsEnv === undefined || docsEnv === '' ? isDefault : docsEnv === '1',
     unpinned: process.env.BENCH_UNPINNED === '1',
+    footprintStarts: Math.round(positive('BENCH_STARTS', quick ? 3 : 10)),
   };
 }

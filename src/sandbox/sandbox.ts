@@ -9,6 +9,7 @@ import { readyDescriptor } from '../lifecycle/upgrade.ts';
 import { passedDescriptors } from '../net/inherited-sockets.ts';
 import { keepAcrossExec } from '../sys/libc.ts';
 import { namedFiles, sandboxAllowances, type ExtraInputs, type SandboxAllowances } from './allowances.ts';
+import { reached } from '../startup.ts';
 import { addedFlagsMark } from './launch.ts';
 
 /** Each capability's Node flag, and the warning code Node prints for it (silenced: the re-exec leaves stderr as it was). */
@@ -80,6 +81,7 @@ export function enterSandbox(request: SandboxRequest): SandboxOutcome {
     // Sockets from systemd or from the process we replace, and the hand-off's readiness pipe.
     const ready = readyDescriptor();
     for (const fd of [...passedDescriptors(), ...(ready === undefined ? [] : [ready])]) keepAcrossExec(fd);
+    reached('exec');
     process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, ...addedFlagsMark(flags.length) });
   } catch (err) {
     return { warning: `sandbox not applied: re-executing ${process.execPath} failed: ${(err as Error).message}` };
