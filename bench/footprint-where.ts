@@ -11,7 +11,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadavg } from 'node:os';
-import { clientFiles, echoBackend, echoOnce, makeCerts, realtimeAllowed, realtimeCommand, schedule } from './footprint.ts';
+import { BARE_NODE, clientFiles, echoBackend, echoOnce, makeCerts, realtimeAllowed, realtimeCommand, schedule, untilReady } from './footprint.ts';
 import { freePort, memory, startPinned, stop, type Pinned } from './processes.ts';
 import { median, textTable } from './report.ts';
 
@@ -61,7 +61,7 @@ function ladder(certDir: string): Array<{ label: string; script: string }> {
     minVersion: 0x0303, maxVersion: 0x0304, ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384', suites: 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256',
     groups: '*X25519MLKEM768:*X25519:P-256:P-384:P-521', sessionIdContext: 'ghostunnel', ticketKeys: Buffer.alloc(80, 1) });`;
   const parse = `const c = require('node:crypto'); new c.X509Certificate(${read('server.crt')}); new c.X509Certificate(${read('ca.crt')}); c.createPrivateKey(${read('server.key')});`;
-  const idle = 'setInterval(() => {}, 1 << 30);';
+  const idle = BARE_NODE;
   return [
     { label: 'Node.js itself (`node -e "setInterval(…)"`)', script: idle },
     { label: '+ the data plane’s addon loaded (build/Release/ghostunnel_engine.node)', script: `${addon} ${idle}` },
@@ -111,8 +111,8 @@ async function memoryByCause(entry: string, certDir: string, targetPort: number,
   };
   for (const [i, step] of ladder(certDir).entries()) {
     const p = startPinned(`ladder${i}`, CPUS, process.execPath, ['-e', step.script], join(logDir, `ladder${i}.log`));
-    await sleep(SETTLE_MS + 500);
-    if (p.exit !== undefined) throw new Error(`ladder step ${i} exited (${p.exit}); ${p.logPath}`);
+    await untilReady(p);
+    await sleep(SETTLE_MS);
     row(step.label, resident(p.pid));
     await stop(p);
   }

@@ -4,7 +4,7 @@
 // measures them alone (see bench/README.md).
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -26,7 +26,10 @@ export interface FootprintRequest {
 export interface FootprintSubject {
   readonly id: string;
   readonly label: string;
-  /** The process whose idle memory is read; `listens` says whether it binds req.port first. */
+  /**
+   * The process whose idle memory is read, a second after it is ready: once it listens on req.port,
+   * or (`listens` false) once it has written READY on stderr.
+   */
   readonly idle: { readonly command: (req: FootprintRequest) => readonly string[]; readonly listens: boolean };
   /** A process serving TLS on req.port towards req.targetPort, whose start-up is timed (none: not timed). */
   readonly serve?: (req: FootprintRequest) => readonly string[];
@@ -71,9 +74,12 @@ const NODE = process.execPath;
 const IDLE_SETTLE_MS = 1000;
 const START_TIMEOUT_MS = 20_000;
 
+/** Says it is up (node:fs is loaded at start anyway) and idles. */
+export const BARE_NODE = "require('node:fs').writeSync(2, 'READY\\n'); setInterval(() => {}, 1 << 30);";
+
 /** A bare Node.js doing nothing: what any Node.js program costs before it does anything. */
 export function bareNode(): FootprintSubject {
-  return { id: 'bare-node', label: 'bare Node.js', idle: { command: () => [NODE, '-e', 'setInterval(() => {}, 1 << 30)'], listens: false } };
+  return { id: 'bare-node', label: 'bare Node.js', idle: { command: () => [NODE, '-e', BARE_NODE], listens: false } };
 }
 
 /**
@@ -135,6 +141,15 @@ export interface ClientFiles {
 export function clientFiles(certDir: string): ClientFiles {
   const file = (n: string): Buffer => readFileSync(join(certDir, n));
   return { ca: file('ca.crt'), cert: file('client.crt'), key: file('client.key') };
+}
+
+export async function untilReady(p: Pinned): Promise<void> {
+  const until = Date.now() + START_TIMEOUT_MS;
+  while (!readFileSync(p.logPath, 'utf8').includes('READY')) {
+    if (p.exit !== undefined) throw new Error(`${p.name} exited (${p.exit}) before it was ready; ${p.logPath}`);
+    if (Date.now() > until) throw new Error(`${p.name} was not ready within ${START_TIMEOUT_MS} ms; ${p.logPath}`);
+    await sleep(5);
+  }
 }
 
 /** One attempt at what a client of the tunnel wants: an mTLS handshake, one byte through and back. */
@@ -229,9 +244,10 @@ export async function footprintRound(subjects: readonly FootprintSubject[], env:
   for (const s of subjects) {
     const port = await freePort();
     const [cmd, ...args] = s.idle.command({ ...req, port });
+    rmSync(log(s, 'idle'), { force: true });
     const p = startPinned(s.id, settings.cpus, cmd!, args, log(s, 'idle'), env(s));
     try {
-      if (s.idle.listens) await untilListening(p, port);
+      await (s.idle.listens ? untilListening(p, port) : untilReady(p));
       await sleep(IDLE_SETTLE_MS);
       out.set(s.id, { mem: { ...memory(p.pid), fileKiB: fileKiB(p.pid) }, hs: [], st: [] });
     } finally {

@@ -5,7 +5,7 @@
 // signals as PID 1 of a PID namespace, as in a container.
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -66,6 +66,46 @@ describe('npm package', () => {
       assert.equal(result.status, 1, bin);
       assert.equal(result.stdout, '');
       assert.match(result.stderr, new RegExp(`^ghostunnel: error: Node\\.js ${probe.stdout.trim().replace(/\./g, '\\.')} is too old; ghostunnel needs Node\\.js >= 22\\.12 [^\\n]*\\n$`));
+    }
+  });
+
+  it('an idle server tunnel with the default flags loads no module and maps no library for a feature that is off', async () => {
+    const backend = await echoBackend();
+    const ca = makeCa();
+    const server = issue(ca, 'server', { cn: 'localhost', dns: ['localhost'], ips: ['127.0.0.1'] });
+    // Inside the installed package: the sandbox lets the daemon read its own files only.
+    const probe = join(pkg.packageDir, 'loaded-modules-probe.cjs');
+    copyFileSync(join(REPO, 'test', 'helpers', 'loaded-modules-probe.cjs'), probe);
+    const loaded = async (extra: string[]): Promise<{ milestones: string[]; sandboxed: boolean; builtins: string[]; packages: string[]; natives: string[] }> => {
+      const gt = runGhostunnel(['server', '--listen', '127.0.0.1:0', '--target', `127.0.0.1:${backend.port}`, '--cert', server.cert, '--key', server.key, '--cacert', ca.cert, '--allow-all', ...extra], {
+        entry: join(pkg.packageDir, 'bin', 'ghostunnel'),
+        nodeArgs: ['--require', probe],
+      });
+      try {
+        await gt.address();
+        await eventually(() => assert.match(gt.stderr(), /^loaded-modules /m));
+        return JSON.parse(/^loaded-modules (.*)$/m.exec(gt.stderr())![1]!);
+      } finally {
+        await gt.stop();
+      }
+    };
+    try {
+      const idle = await loaded([]);
+      assert.equal(idle.sandboxed, true);
+      assert.deepEqual(idle.milestones, ['parsed', 'modules', 'credentials', 'listening'], 'the sandboxed image (the first published parsed and exec before it)');
+      // (node:stream is: node:crypto loads it.)
+      for (const off of ['tls', 'net', 'http', 'https', 'child_process', 'cluster', 'dgram', 'dns', 'dns/promises', 'worker_threads', 'perf_hooks']) {
+        assert.ok(!idle.builtins.includes(off), `node:${off} is not loaded`);
+      }
+      const dependencies = (l: { packages: string[] }): string[] => l.packages.filter((name) => name !== 'ghostunnel-ts');
+      assert.deepEqual(dependencies(idle), [], 'no dependency from node_modules (commander is bundled)');
+      assert.deepEqual(idle.natives.map((p) => p.split('/').pop()), ['ghostunnel_engine.node'], 'no koffi, no pkcs11js');
+      // A status port needs Node's HTTP (and TLS for HTTPS), but prom-client waits for the first scrape.
+      const status = await loaded(['--status', 'http://127.0.0.1:0']);
+      assert.ok(status.builtins.includes('http'));
+      assert.deepEqual(dependencies(status), []);
+    } finally {
+      backend.close();
     }
   });
 
