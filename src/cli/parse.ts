@@ -141,11 +141,13 @@ function modeCommand(parent: Command, mode: Mode, onMode: (chosen: Chosen) => vo
 
 /**
  * The program. A mode's ~200 options are declared only on the sub-commands the command line names
- * (every one for --help-long): declaring all four sets (server, client, check server, check client)
- * was most of the cost of parsing, which each start pays twice with the sandbox.
+ * (every one when help is asked for: the sub-command list says which take options): declaring all
+ * four sets (server, client, check server, check client) was most of the cost of parsing, which
+ * each start pays twice with the sandbox.
  */
 function buildProgram(argv: readonly string[], onMode: (chosen: Chosen) => void, write: (s: string) => void): Command {
-  const withFlags = (mode: Mode): boolean => argv.includes(mode) || argv.includes('--help-long');
+  const help = argv.includes('--help') || argv.includes('--help-long');
+  const withFlags = (mode: Mode): boolean => help || argv.includes(mode);
   const program = new Command('ghostunnel')
     .description('A TLS-terminating TCP tunnel: server mode (TLS in, plain out) and client mode (plain in, TLS out).')
     .version(versionLine(), '--version', 'Show the version and exit.')
