@@ -148,8 +148,9 @@ function installed(command: string): boolean {
   }
 }
 
-/** Client mode is measured once the tunnel has it (another issue builds src/tunnel/client-tunnel.ts). */
+/** Client mode is measured once the tunnel has it: a bundle (dist/main.cjs) has, and so has a tree with src/tunnel/client-tunnel.ts. */
 export function hasClientMode(build: TunnelBuild): boolean {
+  if (build.entry.endsWith('.cjs')) return true;
   const dir = join(dirname(build.entry), 'tunnel');
   return existsSync(join(dir, 'client-tunnel.ts')) || existsSync(join(dir, 'client-tunnel.js'));
 }

@@ -1,5 +1,5 @@
 import { unlinkSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { system, type Descriptors } from '../sys/platform.ts';
 import { goAcceptError } from './go-errors.ts';
 import type { HeldSocket } from './held-socket.ts';
@@ -193,7 +193,7 @@ export function socketAcceptor(onConnection: (socket: Socket, listener: Listener
     },
     start(fd, listener) {
       let open = true;
-      const server = createServer(SOCKET_OPTIONS, (socket) => {
+      const server = process.getBuiltinModule('node:net').createServer(SOCKET_OPTIONS, (socket) => {
         listener.accepted();
         onConnection(socket, listener);
       });
