@@ -123,6 +123,11 @@ function load(): Addon {
   return addon!;
 }
 
+/** Whether the addon is loaded already (the native plane serves): nothing else loads it. */
+export function addonLoaded(): boolean {
+  return addon !== undefined;
+}
+
 /**
  * The addon's system calls if the addon is loaded already (the native plane serves), else
  * undefined: src/sys/linux.ts never loads it for them, so --data-plane node maps no engine.
