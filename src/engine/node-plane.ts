@@ -3,7 +3,7 @@
 // through a net.Server on its descriptor (the one src/net/listen.ts bound with SO_REUSEPORT, or
 // inherited); each connection is a NodeConnection. docs/data-plane.md says where it differs from
 // the engine.
-import { createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { BACKLOG, type Acceptor, type Listener } from '../net/listener.ts';
 import type { ConnectionHandler, Engine } from './engine.ts';
 import { NodeConnection, SOCKET_OPTIONS, type ConnectionHome } from './node-connection.ts';
@@ -51,7 +51,8 @@ export class NodePlane implements ServingPlane {
       start: (fd, listener) => {
         let open = true;
         // Client mode reads nothing from the accepted side before the target is reached and verified.
-        const server = createServer({ ...SOCKET_OPTIONS, pauseOnConnect: mode === 'client' }, (socket) => this.#accept(socket, listener, mode === 'server'));
+        // node:net loaded here, not at start: the bundle holds this plane beside the native one.
+        const server = process.getBuiltinModule('node:net').createServer({ ...SOCKET_OPTIONS, pauseOnConnect: mode === 'client' }, (socket) => this.#accept(socket, listener, mode === 'server'));
         server.on('error', (err) => {
           if (open) listener.acceptFailed(err);
         });
