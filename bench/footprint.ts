@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readOptions } from './options.ts';
 import { cpuSeconds, freePort, memory, startPinned, stop, type Pinned } from './processes.ts';
 import { median, textTable, type Column, type Table } from './report.ts';
-import { tunnelServer, type TunnelBuild } from './subjects.ts';
+import { onNodePlane, tunnelServer, type TunnelBuild } from './subjects.ts';
 
 export interface FootprintRequest {
   readonly port: number;
@@ -338,7 +338,8 @@ async function main(): Promise<void> {
   makeCerts(certDir);
   const logDir = join(out, 'logs', `footprint-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
   mkdirSync(logDir, { recursive: true });
-  const builds = [{ ...options.tunnel, entry }, ...options.alternatives].map((build, i) => ({ build, id: i === 0 ? 'tunnel' : `alt${i}` }));
+  const tunnel = { ...options.tunnel, entry };
+  const builds = [{ build: tunnel, id: 'tunnel' }, { build: onNodePlane(tunnel), id: 'tunnel-node' }, ...options.alternatives.map((build, i) => ({ build, id: `alt${i + 1}` }))];
   const subjects = footprintSubjects(builds);
   const envOf = new Map(builds.map((b) => [b.id, b.build.env]));
   const backend = await echoBackend();

@@ -12,7 +12,7 @@ import { Backends, RoundRunner, type CertDirs, type RoundFigures } from './measu
 import { BUILD_ROOT, COMPILED_DIR, HELP, readOptions } from './options.ts';
 import { killAll } from './processes.ts';
 import { buildTable, markdownSection, textTable, writeDocs, type Column, type RunFacts, type Table, type TargetSet } from './report.ts';
-import { allSubjects, type Subject } from './subjects.ts';
+import { allSubjects, onNodePlane, type Subject } from './subjects.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -133,8 +133,12 @@ async function main(): Promise<void> {
   const runner = new RoundRunner(new Loadgen(loadgenBin, loadCpus), backends, certs, options.settings, logDir, tunnelCpus);
   const results = new Map<string, RoundFigures[]>(subjects.map((s) => [s.id, []]));
   const problems: string[] = [];
-  // Our server-mode builds' footprint, beside a bare Node.js and a Node.js TLS tunnel, every round.
-  const ourBuilds = [{ build: options.tunnel, id: 'tunnel' }, ...options.alternatives.map((build, i) => ({ build, id: `alt${i + 1}` }))].filter((b) => subjects.some((s) => s.id === b.id));
+  // Our server-mode builds' footprint (the tunnel on both data planes), beside a bare Node.js and a Node.js TLS tunnel, every round.
+  const ourBuilds = [
+    { build: options.tunnel, id: 'tunnel' },
+    { build: onNodePlane(options.tunnel), id: 'tunnel-node' },
+    ...options.alternatives.map((build, i) => ({ build, id: `alt${i + 1}` })),
+  ].filter((b) => subjects.some((s) => s.id === b.id));
   const footprints = footprintSubjects(ourBuilds);
   const footprintResults = new Map<string, FootprintFigures[]>(footprints.map((s) => [s.id, []]));
   const footprintSettings = { starts: options.footprintStarts, cpus: tunnelCpus, logDir, realtime: realtimeAllowed() };

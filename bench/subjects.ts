@@ -121,7 +121,7 @@ export function tunnelClient(build: TunnelBuild, id: string): Subject {
 }
 
 /** The same build on the portable data plane (--data-plane node), measured beside the engine. */
-function onNodePlane(build: TunnelBuild): TunnelBuild {
+export function onNodePlane(build: TunnelBuild): TunnelBuild {
   return { ...build, label: `${build.label} node`, tunnelArgs: [...build.tunnelArgs, '--data-plane', 'node'] };
 }
 
