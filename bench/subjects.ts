@@ -125,7 +125,7 @@ export function onNodePlane(build: TunnelBuild): TunnelBuild {
   return { ...build, label: `${build.label} node`, tunnelArgs: [...build.tunnelArgs, '--data-plane', 'node'] };
 }
 
-/** A peer started by a script taking LISTEN TARGET CERTDIR (../shared/bench/peers, or ours for client mode). */
+/** A peer started by its script in bench/peers/, taking server|client LISTEN TARGET CERTDIR. */
 function peer(id: string, label: string, mode: 'server' | 'client', script: string, reloadSignal: NodeJS.Signals | undefined): Subject {
   return {
     id,
