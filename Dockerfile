@@ -6,7 +6,7 @@
 #     --cert /etc/ghostunnel/server.crt --key /etc/ghostunnel/server.key \
 #     --cacert /etc/ghostunnel/ca.crt --allow-cn client --auto-reload --status http://127.0.0.1:8444
 
-# Build stage: the TypeScript compiler, the data plane (native/) and the PKCS#11 addon need the
+# Build stage: the bundler (esbuild), the data plane (native/) and the PKCS#11 addon need the
 # development dependencies and a C++ toolchain, none of which reaches the final image.
 FROM node:24-bookworm-slim AS build
 RUN apt-get update \
@@ -19,6 +19,7 @@ COPY binding.gyp ./
 COPY native/ native/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
+COPY scripts/build.mjs scripts/
 COPY src/ src/
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 

@@ -10,7 +10,7 @@ import type { TunnelBuild } from './subjects.ts';
  */
 export const BUILD_ROOT = 'bench/out/build';
 export const COMPILED_DIR = `${BUILD_ROOT}/dist`;
-const COMPILED_ENTRY = `${COMPILED_DIR}/main.js`;
+const COMPILED_ENTRY = `${COMPILED_DIR}/main.cjs`;
 
 export interface BenchOptions {
   readonly rounds: number;
@@ -26,6 +26,8 @@ export interface BenchOptions {
   readonly writeDocs: boolean;
   /** BENCH_UNPINNED=1: no core pinning (for --workers, which needs more than one core). */
   readonly unpinned: boolean;
+  /** Timed starts per build and round for the footprint rows (BENCH_STARTS). */
+  readonly footprintStarts: number;
 }
 
 export const HELP = `npm run bench — environment variables:
@@ -38,13 +40,14 @@ export const HELP = `npm run bench — environment variables:
   BENCH_ONLY=a,b           subjects: tunnel, tunnel-node, haproxy, stunnel, tunnel-client,
                            tunnel-client-node, haproxy-client, stunnel-client, alt1 … (direct
                            always runs; the -node ones are ours on --data-plane node)
-  BENCH_TUNNEL=PATH        our tunnel's entry point (default: src/ compiled by tsc into bench/out/build/dist,
+  BENCH_TUNNEL=PATH        our tunnel's entry point (default: src/ built by scripts/build.mjs into bench/out/build/dist,
                            i.e. what bin/ghostunnel runs; src/main.ts measures type stripping)
   BENCH_TUNNEL_ARGS="…"    extra flags for our tunnel, e.g. "--quiet conns"
   BENCH_NODE_ARGS="…"      extra node flags for our tunnel, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   BENCH_ALT="label=[VAR=value …] PATH [flags];…"  more builds of the tunnel measured beside it
                            (server mode), e.g. a prototype in /tmp with its switches
   BENCH_UNPINNED=1         pin nothing: the tunnel, loadgen and backends share every CPU (for --workers N)
+  BENCH_STARTS=N           timed starts per build and round for the footprint rows (default 10)
   BENCH_DOCS=1|0           write docs/performance.md (default: 1 only for a full default run)
   BENCH_RENDER=FILE        measure nothing: print and write the tables of a saved bench/out/results-*.json`;
 
@@ -110,7 +113,7 @@ export function readOptions(root: string): BenchOptions {
     nodeArgs.length === 0 &&
     process.env.BENCH_UNPINNED !== '1' &&
     !process.env.BENCH_TUNNEL &&
-    ['BENCH_SECONDS', 'BENCH_RELOAD_SECONDS', 'BENCH_BULK', 'BENCH_IDLE_CONNS'].every((n) => !process.env[n]);
+    ['BENCH_SECONDS', 'BENCH_RELOAD_SECONDS', 'BENCH_BULK', 'BENCH_IDLE_CONNS', 'BENCH_STARTS'].every((n) => !process.env[n]);
   const docsEnv = process.env.BENCH_DOCS;
   const label = tunnelArgs.length > 0 ? `ghostunnel-ts ${tunnelArgs.join(' ')}` : 'ghostunnel-ts';
   return {
@@ -122,5 +125,6 @@ export function readOptions(root: string): BenchOptions {
     alternatives: alts,
     writeDocs: docsEnv === undefined || docsEnv === '' ? isDefault : docsEnv === '1',
     unpinned: process.env.BENCH_UNPINNED === '1',
+    footprintStarts: Math.round(positive('BENCH_STARTS', quick ? 3 : 10)),
   };
 }

@@ -5,13 +5,14 @@ import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { makeCertDir } from './certs.ts';
+import { footprintRound, footprintSubjects, footprintTable, realtimeAllowed, type FootprintFigures } from './footprint.ts';
 import { buildLoadgen, Loadgen } from './loadgen.ts';
 import { loadAverage, machineFacts } from './machine.ts';
 import { Backends, RoundRunner, type CertDirs, type RoundFigures } from './measure.ts';
 import { BUILD_ROOT, COMPILED_DIR, HELP, readOptions } from './options.ts';
 import { killAll } from './processes.ts';
 import { buildTable, markdownSection, textTable, writeDocs, type Column, type RunFacts, type Table, type TargetSet } from './report.ts';
-import { allSubjects, type Subject } from './subjects.ts';
+import { allSubjects, onNodePlane, type Subject } from './subjects.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -21,26 +22,19 @@ function makeCerts(): CertDirs {
 }
 
 /**
- * Compiles src/ with the project's tsc into bench/out/build/dist, so the bench measures the
- * JavaScript that bin/ghostunnel runs (type stripping alone costs ~30 MB of RSS). The build root
- * mirrors the package (package.json, proto/ beside dist/) for the files the code reads relative to
- * itself. tsc emits even when another change in the tree does not type-check yet; the errors are
- * shown, not fatal.
+ * Builds src/ as `npm run build` does (scripts/build.mjs) into bench/out/build/dist, so the bench
+ * measures the JavaScript that bin/ghostunnel runs (type stripping alone costs ~30 MB of RSS). The
+ * build root mirrors the package (package.json, proto/ beside dist/) for the files the code reads
+ * from the package root.
  */
 function compileTunnel(): void {
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const buildRoot = join(ROOT, BUILD_ROOT);
   rmSync(buildRoot, { recursive: true, force: true });
   mkdirSync(buildRoot, { recursive: true });
   for (const entry of ['package.json', 'proto', 'build']) {
     if (existsSync(join(ROOT, entry))) symlinkSync(join(ROOT, entry), join(buildRoot, entry));
   }
-  try {
-    execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json'), '--outDir', join(ROOT, COMPILED_DIR)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const out = String((err as { stdout?: Buffer }).stdout ?? '').trim();
-    console.log(`bench: tsc reported type errors (compiled anyway):\n${out.split('\n').slice(0, 10).join('\n')}`);
-  }
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), join(ROOT, COMPILED_DIR)], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 function summary(f: RoundFigures): string {
@@ -63,6 +57,8 @@ interface SavedRun {
   readonly results: Readonly<Record<string, RoundFigures[]>>;
   /** A full default run: its tables belong in docs/performance.md. */
   readonly fullDefaultRun: boolean;
+  /** The footprint rows' subjects and figures per round (absent in older results). */
+  readonly footprint?: { readonly subjects: readonly Column[]; readonly ours: readonly string[]; readonly results: Readonly<Record<string, FootprintFigures[]>> };
 }
 
 /** Prints the tables, writes bench/out/report-*.md, and docs/performance.md when `docs` says so. */
@@ -83,9 +79,11 @@ function render(saved: SavedRun, stamp: string, docs: boolean): void {
     const direct = saved.subjects.filter((s) => s.id === 'direct');
     tables.push(buildTable('Client mode (plain in, TLS out; loadgen dials the tunnel in plain TCP)', [...direct, ...client], results, settings, ours));
   }
+  if (saved.footprint) tables.push(footprintTable(saved.footprint.subjects, new Map(Object.entries(saved.footprint.results)), saved.footprint.ours));
   for (const t of tables) {
     if (rounds > 1) console.log(`\n${textTable(`${t.title}: every round`, t.headings.slice(0, t.spread[0]?.length ?? 0), t.spread)}`);
-    console.log(`\n${textTable(`${t.title}: medians (ratio to the direct echo)`, t.headings, t.rows)}`);
+    const ratios = t.headings.some((h) => h === 'direct TLS echo') ? ' (ratio to the direct echo)' : '';
+    console.log(`\n${textTable(`${t.title}: medians${ratios}`, t.headings, t.rows)}`);
     for (const v of t.verdicts) console.log(`  ${v}`);
   }
   const section = markdownSection(saved.facts, tables);
@@ -135,6 +133,15 @@ async function main(): Promise<void> {
   const runner = new RoundRunner(new Loadgen(loadgenBin, loadCpus), backends, certs, options.settings, logDir, tunnelCpus);
   const results = new Map<string, RoundFigures[]>(subjects.map((s) => [s.id, []]));
   const problems: string[] = [];
+  // Our server-mode builds' footprint (the tunnel on both data planes), beside a bare Node.js and a Node.js TLS tunnel, every round.
+  const ourBuilds = [
+    { build: options.tunnel, id: 'tunnel' },
+    { build: onNodePlane(options.tunnel), id: 'tunnel-node' },
+    ...options.alternatives.map((build, i) => ({ build, id: `alt${i + 1}` })),
+  ].filter((b) => subjects.some((s) => s.id === b.id));
+  const footprints = footprintSubjects(ourBuilds);
+  const footprintResults = new Map<string, FootprintFigures[]>(footprints.map((s) => [s.id, []]));
+  const footprintSettings = { starts: options.footprintStarts, cpus: tunnelCpus, logDir, realtime: realtimeAllowed() };
   try {
     for (let round = 1; round <= options.rounds; round++) {
       const t0 = Date.now();
@@ -149,6 +156,13 @@ async function main(): Promise<void> {
           problems.push(`round ${round}, ${subject.label}: ${p}`);
         }
       }
+      if (ourBuilds.length > 0) {
+        const echoPort = await backends.port('plain', 'echo', certs.ec);
+        const envOf = new Map(ourBuilds.map((b) => [b.id, b.build.env]));
+        const figures = await footprintRound(footprints, (s) => envOf.get(s.id) ?? {}, { certDir: certs.ec, targetPort: echoPort }, footprintSettings);
+        for (const [id, f] of figures) footprintResults.get(id)!.push(f);
+        console.log(`  footprint: ${footprints.map((s) => `${s.label} ${(figures.get(s.id)!.rssKiB / 1024).toFixed(1)} MiB`).join(' · ')}`);
+      }
     }
   } finally {
     await backends.stopAll();
@@ -159,7 +173,7 @@ async function main(): Promise<void> {
     'HAProxy has no in-place reload (it starts a new process on SIGUSR2 in master-worker mode), so it has no SIGHUP figures.',
     ...problems,
   ];
-  const entry = options.compile ? `${COMPILED_DIR}/main.js (src/ compiled by tsc, as bin/ghostunnel runs it)` : options.tunnel.entry.replace(`${ROOT}/`, '');
+  const entry = options.compile ? `${COMPILED_DIR}/main.cjs (src/ bundled by scripts/build.mjs, as bin/ghostunnel runs it)` : options.tunnel.entry.replace(`${ROOT}/`, '');
   const saved: SavedRun = {
     facts: {
       date: date.toISOString(),
@@ -176,6 +190,7 @@ async function main(): Promise<void> {
     subjects: subjects.map(({ id, label, mode }) => ({ id, label, mode })),
     results: Object.fromEntries(results),
     fullDefaultRun: options.writeDocs,
+    ...(ourBuilds.length > 0 ? { footprint: { subjects: footprints.map(({ id, label }) => ({ id, label })), ours: ourBuilds.map((b) => b.id), results: Object.fromEntries(footprintResults) } } : {}),
   };
   writeFileSync(join(OUT, `results-${stamp}.json`), JSON.stringify(saved, null, 2));
   render(saved, stamp, options.writeDocs);

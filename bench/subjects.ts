@@ -121,11 +121,11 @@ export function tunnelClient(build: TunnelBuild, id: string): Subject {
 }
 
 /** The same build on the portable data plane (--data-plane node), measured beside the engine. */
-function onNodePlane(build: TunnelBuild): TunnelBuild {
+export function onNodePlane(build: TunnelBuild): TunnelBuild {
   return { ...build, label: `${build.label} node`, tunnelArgs: [...build.tunnelArgs, '--data-plane', 'node'] };
 }
 
-/** A peer started by bench/peers/NAME.sh MODE LISTEN TARGET CERTDIR. */
+/** A peer started by its script in bench/peers/, taking server|client LISTEN TARGET CERTDIR. */
 function peer(id: string, label: string, mode: 'server' | 'client', script: string, reloadSignal: NodeJS.Signals | undefined): Subject {
   return {
     id,
@@ -148,8 +148,9 @@ function installed(command: string): boolean {
   }
 }
 
-/** Client mode is measured once the tunnel has it (another issue builds src/tunnel/client-tunnel.ts). */
+/** Client mode is measured once the tunnel has it: a bundle (dist/main.cjs) has, and so has a tree with src/tunnel/client-tunnel.ts. */
 export function hasClientMode(build: TunnelBuild): boolean {
+  if (build.entry.endsWith('.cjs')) return true;
   const dir = join(dirname(build.entry), 'tunnel');
   return existsSync(join(dir, 'client-tunnel.ts')) || existsSync(join(dir, 'client-tunnel.js'));
 }

@@ -1,5 +1,6 @@
 // The addon's surface: createContext(desc) and createEngine(callbacks), whose methods are the
-// instructions JavaScript gives the data plane. src/engine/native.ts declares the same in TypeScript.
+// instructions JavaScript gives the data plane (src/engine/native.ts declares the same in
+// TypeScript), and the system calls src/sys/linux.ts needs (syscalls.cc).
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 
 #include "engine.h"
 #include "entry.h"
+#include "syscalls.h"
 #include "values.h"
 
 namespace gt {
@@ -273,6 +275,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"createContext", nullptr, CreateContext, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, 2, fns);
+  napi_set_named_property(env, exports, "syscalls", SyscallTable(env));
   return exports;
 }
 

@@ -1,8 +1,8 @@
-import pino from 'pino';
 import { buildConfig, logSettings } from './config/build.ts';
 import { located, type ConfigSource, type LoadedArgs } from './config/config-source.ts';
 import { effectiveConfigYaml } from './config/effective-config.ts';
 import { Daemon } from './daemon.ts';
+import { writeAllSync } from './log/batched-lines.ts';
 import { createLog } from './log/logger.ts';
 import { resolveGraphite } from './status/metrics-push.ts';
 
@@ -14,7 +14,7 @@ import { resolveGraphite } from './status/metrics-push.ts';
  */
 export async function checkConfiguration(source: ConfigSource, loaded: LoadedArgs, write: (s: string) => void): Promise<void> {
   const { args, file } = loaded;
-  const log = createLog(logSettings(args).quiet, pino.destination({ dest: 2, sync: true }));
+  const log = createLog(logSettings(args).quiet, { write: (line) => writeAllSync(2, line) });
   const config = located(loaded, () => buildConfig(args));
   if (config.metrics.graphite) await located(loaded, () => resolveGraphite(config.metrics.graphite!));
   await located(loaded, () => Daemon.create(config, args, log));

@@ -4,6 +4,7 @@ import { buildConfig, checkParseRules, logSettings } from './config/build.ts';
 import { ConfigSource, located } from './config/config-source.ts';
 import { metricsWanted } from './config/observability.ts';
 import { enterSandbox } from './sandbox/sandbox.ts';
+import { reached } from './startup.ts';
 import type { Quickstart } from './quickstart/quickstart.ts';
 import type { Log } from './log/logger.ts';
 import type { SyslogDestination } from './log/syslog.ts';
@@ -52,6 +53,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const loaded = await source.load();
     const { args } = loaded;
     located(loaded, () => checkParseRules(args));
+    reached('parsed');
     if (outcome.commandLine.check) {
       const { checkConfiguration } = await import('./check.ts');
       await checkConfiguration(source, loaded, (s) => process.stdout.write(s));
@@ -65,6 +67,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     });
     const logging = logSettings(args);
     const [{ createLog }, { Daemon }] = await Promise.all([import('./log/logger.ts'), import('./daemon.ts')]);
+    reached('modules');
     const daemonLog = createLog(logging.quiet, logging.syslog ? await syslogDestination() : undefined);
     log = daemonLog;
     log.info(`starting ghostunnel in ${args.mode} mode`, { mode: args.mode, ...(source.path === undefined ? {} : { config: source.path }) });
@@ -76,12 +79,14 @@ export async function main(argv: readonly string[]): Promise<void> {
     const graphite = config.metrics.graphite ? await located(loaded, () => observed!.resolveGraphite(config.metrics.graphite!)) : undefined;
     const metrics = observed ? new observed.TunnelMetrics() : undefined;
     const daemon = await Daemon.create(config, args, log, metrics, source.path === undefined ? undefined : source);
+    reached('credentials');
     daemon.follow({ prepare: async (next) => () => daemonLog.setQuiet(next.quiet) });
     if (observed && metrics) {
       const routes = config.enableReload ? [observed.reloadRoute((trigger) => daemon.reload(trigger))] : [];
       await observed.startStatusAndMetrics(daemon, { metrics, graphite, routes });
     }
     const running = daemon.run();
+    void daemon.listening.then(() => reached('listening'));
     if (quickstart) {
       const { quickstartAddresses } = await import('./quickstart/quickstart.ts');
       void daemon.listening.then(() => process.stdout.write(quickstart.instructions(quickstartAddresses(daemon.listeners))));

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { isIP } from '../net/ip.ts';
 import type { AccessRules } from '../config/types.ts';
 import type { PeerIdentity } from './peer.ts';
 import { compileUriPattern, type UriPattern } from './uri-pattern.ts';

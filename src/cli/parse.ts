@@ -128,7 +128,7 @@ function usageMessage(err: CommanderError): string {
 
 type Chosen = { mode: Mode | 'quickstart' | undefined; cmd: Command; check: boolean };
 
-function modeCommand(parent: Command, mode: Mode, onMode: (chosen: Chosen) => void, write: (s: string) => void, check: boolean): void {
+function modeCommand(parent: Command, mode: Mode, onMode: (chosen: Chosen) => void, write: (s: string) => void, check: boolean, withFlags: boolean): void {
   const sub = parent
     .command(mode)
     .description(mode === 'server' ? 'TLS listener forwarding to a plain TCP or UNIX target.' : 'Plain local listener forwarding to a TLS target.')
@@ -136,10 +136,18 @@ function modeCommand(parent: Command, mode: Mode, onMode: (chosen: Chosen) => vo
     .configureOutput({ writeOut: write, writeErr: write, outputError: () => {} })
     .allowExcessArguments(false)
     .action((_opts, cmd: Command) => onMode({ mode, cmd, check }));
-  addFlags(sub, mode);
+  if (withFlags) addFlags(sub, mode);
 }
 
-function buildProgram(onMode: (chosen: Chosen) => void, write: (s: string) => void): Command {
+/**
+ * The program. A mode's ~200 options are declared only on the sub-commands the command line names
+ * (every one when help is asked for: the sub-command list says which take options): declaring all
+ * four sets (server, client, check server, check client) was most of the cost of parsing, which
+ * each start pays twice with the sandbox.
+ */
+function buildProgram(argv: readonly string[], onMode: (chosen: Chosen) => void, write: (s: string) => void): Command {
+  const help = argv.includes('--help') || argv.includes('--help-long');
+  const withFlags = (mode: Mode): boolean => help || argv.includes(mode);
   const program = new Command('ghostunnel')
     .description('A TLS-terminating TCP tunnel: server mode (TLS in, plain out) and client mode (plain in, TLS out).')
     .version(versionLine(), '--version', 'Show the version and exit.')
@@ -152,7 +160,7 @@ function buildProgram(onMode: (chosen: Chosen) => void, write: (s: string) => vo
     // No sub-command: the --config file names the mode.
     .action((_opts, cmd: Command) => onMode({ mode: undefined, cmd, check: false }));
   addFlags(program, 'global');
-  for (const mode of ['server', 'client'] as const) modeCommand(program, mode, onMode, write, false);
+  for (const mode of ['server', 'client'] as const) modeCommand(program, mode, onMode, write, false, withFlags(mode));
   const check = program
     .command('check')
     .description('Validate the configuration (flags and --config file), load the credentials and policies, print the effective configuration; bind nothing. Exit 0 when valid, 1 otherwise.')
@@ -160,7 +168,7 @@ function buildProgram(onMode: (chosen: Chosen) => void, write: (s: string) => vo
     .configureOutput({ writeOut: write, writeErr: write, outputError: () => {} })
     .allowExcessArguments(true)
     .action((_opts, cmd: Command) => onMode({ mode: undefined, cmd, check: true }));
-  for (const mode of ['server', 'client'] as const) modeCommand(check, mode, onMode, write, true);
+  for (const mode of ['server', 'client'] as const) modeCommand(check, mode, onMode, write, true, withFlags(mode));
   program
     .command('quickstart')
     .description('Run a demo server tunnel on throwaway credentials (made in --dir) in front of a built-in echo.')
@@ -202,7 +210,7 @@ export function parseArgs(argv: readonly string[], write: (s: string) => void = 
     throw new UsageError((err as Error).message);
   }
   let chosen: Chosen | undefined;
-  const program = buildProgram((c) => (chosen = c), write);
+  const program = buildProgram(expanded, (c) => (chosen = c), write);
   try {
     program.parse(expanded, { from: 'user' });
   } catch (err) {

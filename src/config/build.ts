@@ -1,10 +1,10 @@
 import { statSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { StartupError, UsageError } from '../cli/errors.ts';
 import { FLAGS } from '../cli/flags.ts';
 import type { FlagValue, ParsedArgs } from '../cli/parse.ts';
 import { isLocalOnly, parseAddress, type Address, type TcpAddress } from '../net/address.ts';
+import { isIP } from '../net/ip.ts';
 import { isUrl, parseProxyUrl, type ProxyUrl } from '../net/proxy-url.ts';
 import { system as thisSystem, type System } from '../sys/platform.ts';
 import { parseGraphiteAddress, parseStatusAddress } from './observability.ts';

@@ -1,4 +1,4 @@
-import { createSecureContext } from 'node:tls';
+import { addonLoaded, createNativeContext } from '../engine/native.ts';
 
 /** Go's classical groups, in its order. */
 const CLASSICAL = 'X25519:P-256:P-384:P-521';
@@ -10,6 +10,10 @@ const CLASSICAL = 'X25519:P-256:P-384:P-521';
  * asked to retry with the hybrid.
  */
 const HYBRID = `*X25519MLKEM768:*X25519:P-256:P-384:P-521`;
+
+/** Any valid suites: the probe only sets the groups. */
+const PROBE_CIPHERS = 'ECDHE-ECDSA-AES128-GCM-SHA256';
+const PROBE_SUITES = 'TLS_AES_128_GCM_SHA256';
 
 let cached: string | undefined;
 
@@ -23,17 +27,21 @@ function hybridDisabled(godebug: string | undefined): boolean {
  * The key exchange groups of every context, server and client, Node's and the data plane's (both
  * on Node's OpenSSL): the hybrid X25519MLKEM768 first when this OpenSSL has it (3.5 and later, as
  * in Node.js 24), the classical groups otherwise. Probed once, by building
- * a context with the list itself: OpenSSL lists no hybrid among `crypto.getCurves()`.
+ * a context with the list itself: OpenSSL lists no hybrid among `crypto.getCurves()`. A native
+ * data plane context where that plane's addon is loaded (a Node.js one would load node:tls for
+ * nothing), a Node.js one otherwise: the node plane must not load the addon, and without a
+ * compiler there is none.
  */
 export function keyExchangeGroups(env: NodeJS.ProcessEnv = process.env): string {
   if (cached !== undefined) return cached;
   cached = CLASSICAL;
   if (hybridDisabled(env.GODEBUG)) return cached;
   try {
-    createSecureContext({ ecdhCurve: HYBRID });
+    if (addonLoaded()) createNativeContext({ server: true, cas: [], caNames: false, minVersion: 0x0303, maxVersion: 0x0304, ciphers: PROBE_CIPHERS, suites: PROBE_SUITES, groups: HYBRID });
+    else process.getBuiltinModule('node:tls').createSecureContext({ ecdhCurve: HYBRID });
     cached = HYBRID;
   } catch {
-    // "Failed to set ECDH curve": this OpenSSL has no ML-KEM.
+    // "setting the key exchange groups" ("Failed to set ECDH curve" from Node): this OpenSSL has no ML-KEM.
   }
   return cached;
 }

@@ -1,7 +1,6 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createSecureContext } from 'node:tls';
 import { system } from '../sys/platform.ts';
 import { CredentialError } from './credential-file.ts';
 
@@ -39,7 +38,7 @@ let prepared = false;
  */
 export function prepareEngine(module: string): void {
   if (prepared) return;
-  if (typeof (createSecureContext().context as { setEngineKey?: unknown }).setEngineKey !== 'function') {
+  if (typeof (process.getBuiltinModule('node:tls').createSecureContext().context as { setEngineKey?: unknown }).setEngineKey !== 'function') {
     throw new CredentialError('PKCS#11 keys need OpenSSL engine support, which this Node.js build lacks');
   }
   const candidates = engineDirCandidates();

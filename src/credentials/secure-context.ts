@@ -1,5 +1,5 @@
 import { constants, randomBytes } from 'node:crypto';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { DataPlaneKind, TlsSettings } from '../config/types.ts';
 import type { PlaneContext } from '../engine/engine.ts';
 import { createNativeContext, type NativeContext } from '../engine/native.ts';
@@ -39,7 +39,7 @@ function keyOptions(key: IdentityKey): { key: string } | { privateKeyEngine: str
  * sessions established under the previous credentials.
  */
 function nodeContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer, tickets = true): SecureContext {
-  return createSecureContext({
+  return process.getBuiltinModule('node:tls').createSecureContext({
     // Without tickets: OpenSSL's stateful ones, which no client can resume (Node keeps no session cache of its own).
     ...(tickets ? {} : { secureOptions: constants.SSL_OP_NO_TICKET }),
     ...(identity ? { cert: identity.chainPem, ...keyOptions(identity.key) } : {}),
@@ -90,19 +90,26 @@ function nodePlaneContext(context: SecureContext, identity: ContextIdentity | un
 }
 
 /**
- * The contexts of a credential generation, built with one unlock of a token key: Node's, and the
- * serving data plane's (on the node plane, Node's own; the native one is then never built).
+ * The contexts of a credential generation: the serving data plane's, built now, and Node's. On the
+ * node plane Node's is the plane's own. On the native plane it is built only when something asks
+ * for it (the status port's HTTPS, client mode's backend check, the test handshake that validates
+ * a reload): a tunnel without those never loads node:tls, whose modules cost about 3 MiB of
+ * resident memory.
  */
-export function buildContexts(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer, plane: DataPlaneKind): { context: SecureContext; planeContext: PlaneContext } {
-  return withKeyReady(identity?.key, () => {
-    const context = nodeContext(identity, trust, settings, ticketKeys);
-    return { context, planeContext: plane === 'node' ? nodePlaneContext(context, identity, trust, settings, ticketKeys) : nativeContext(identity, trust, settings, ticketKeys) };
-  });
+export function buildContexts(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer, plane: DataPlaneKind): { planeContext: PlaneContext; nodeContext: () => SecureContext } {
+  if (plane === 'node') {
+    const planeContext = withKeyReady(identity?.key, () => nodePlaneContext(nodeContext(identity, trust, settings, ticketKeys), identity, trust, settings, ticketKeys));
+    return { planeContext, nodeContext: () => planeContext.secureContext };
+  }
+  return {
+    planeContext: withKeyReady(identity?.key, () => nativeContext(identity, trust, settings, ticketKeys)),
+    nodeContext: () => withKeyReady(identity?.key, () => nodeContext(identity, trust, settings, ticketKeys)),
+  };
 }
 
 /** The data plane's context alone: a --workers loop's, from the main thread's validated material. */
 export function buildPlaneContext(identity: ContextIdentity | undefined, trust: Pick<TrustAnchors, 'pems'>, settings: TlsSettings, ticketKeys: Buffer, plane: DataPlaneKind): PlaneContext {
-  return withKeyReady(identity?.key, () => (plane === 'node' ? nodePlaneContext(nodeContext(identity, trust, settings, ticketKeys), identity, trust, settings, ticketKeys) : nativeContext(identity, trust, settings, ticketKeys)));
+  return buildContexts(identity, trust, settings, ticketKeys, plane).planeContext;
 }
 
 /**
@@ -110,7 +117,7 @@ export function buildPlaneContext(identity: ContextIdentity | undefined, trust: 
  * client certificate asked for and (native) no session ticket: a validation is never resumed.
  */
 export function challengeContext(certPem: string, keyPem: string, alpn: string, plane: DataPlaneKind): PlaneContext {
-  if (plane === 'node') return { secureContext: createSecureContext({ cert: certPem, key: keyPem }), requireCertificate: false, alpn: [alpn] };
+  if (plane === 'node') return { secureContext: process.getBuiltinModule('node:tls').createSecureContext({ cert: certPem, key: keyPem }), requireCertificate: false, alpn: [alpn] };
   return createNativeContext({
     server: true,
     chain: certPem,

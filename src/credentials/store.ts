@@ -18,7 +18,11 @@ export interface CredentialMaterial {
 
 /** One consistent generation of credentials: identity, trust anchors and the contexts built from them. */
 export interface Credentials extends CredentialMaterial {
-  /** Node.js's context: the status port, backend checks, the validating test handshake. */
+  /**
+   * Node.js's context: the status port, backend checks, the validating test handshake. Built on
+   * first use (throws CredentialError if it cannot be), so that a tunnel without those never loads
+   * node:tls.
+   */
   readonly context: SecureContext;
   /** The serving data plane's context, from the same material: every tunnel connection. */
   readonly planeContext: PlaneContext;
@@ -66,14 +70,26 @@ export function readCredentialMaterial(sources: CredentialSources, pushed?: Push
 }
 
 function withContext(material: CredentialMaterial, sources: CredentialSources, settings: TlsSettings, plane: DataPlaneKind, pushed?: PushedCredentials): Credentials {
-  let contexts: { context: SecureContext; planeContext: PlaneContext };
   const ticketKeys = newTicketKeys();
-  try {
-    contexts = buildContexts(material.identity, material.trust, settings, ticketKeys, plane);
-  } catch (err) {
-    throw new CredentialError(`building TLS context from ${pushed?.label ?? sources.keystore ?? sources.cert ?? sources.cacert ?? 'system roots'}: ${(err as Error).message}`);
-  }
-  return { ...material, ...contexts, ticketKeys, loadedAt: new Date() };
+  const built = <T>(build: () => T): T => {
+    try {
+      return build();
+    } catch (err) {
+      throw new CredentialError(`building TLS context from ${pushed?.label ?? sources.keystore ?? sources.cert ?? sources.cacert ?? 'system roots'}: ${(err as Error).message}`);
+    }
+  };
+  const contexts = built(() => buildContexts(material.identity, material.trust, settings, ticketKeys, plane));
+  let context: SecureContext | undefined;
+  return {
+    ...material,
+    planeContext: contexts.planeContext,
+    get context(): SecureContext {
+      context ??= built(contexts.nodeContext);
+      return context;
+    },
+    ticketKeys,
+    loadedAt: new Date(),
+  };
 }
 
 /** Reads and checks a full set of credentials; throws CredentialError naming the file at fault. */

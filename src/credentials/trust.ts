@@ -1,5 +1,4 @@
 import { X509Certificate } from 'node:crypto';
-import { getCACertificates } from 'node:tls';
 import { CredentialError, readCredentialFile, type FileReader } from './identity.ts';
 import { parsePem } from './pem.ts';
 
@@ -20,6 +19,7 @@ let systemRoots: TrustAnchors | undefined;
  */
 function systemTrust(): TrustAnchors {
   if (systemRoots === undefined) {
+    const { getCACertificates } = process.getBuiltinModule('node:tls');
     let pems = getCACertificates('system');
     if (pems.length === 0) pems = getCACertificates('bundled');
     systemRoots = { pems, source: undefined, certs: [] };

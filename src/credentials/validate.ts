@@ -1,6 +1,5 @@
 import { createPrivateKey, type X509Certificate } from 'node:crypto';
-import { duplexPair } from 'node:stream';
-import { connect, TLSSocket, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import { CredentialError } from './identity.ts';
 import type { Credentials } from './store.ts';
 import type { TrustAnchors } from './trust.ts';
@@ -52,7 +51,9 @@ function checkChain(chain: readonly X509Certificate[], trust: TrustAnchors, labe
  * keeps serving meanwhile.
  */
 async function loopbackHandshake(context: SecureContext, leaf: X509Certificate, label: string): Promise<void> {
-  const [serverSide, clientSide] = duplexPair();
+  // Node's TLS and stream modules, loaded at the first reload rather than at every start.
+  const { connect, TLSSocket } = process.getBuiltinModule('node:tls');
+  const [serverSide, clientSide] = process.getBuiltinModule('node:stream').duplexPair();
   const server = new TLSSocket(serverSide, { isServer: true, secureContext: context, requestCert: false });
   const client = connect({ socket: clientSide, rejectUnauthorized: false, servername: 'localhost' });
   let timer: NodeJS.Timeout | undefined;

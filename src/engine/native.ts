@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { StartupError } from '../cli/errors.ts';
+import { PACKAGE_ROOT } from '../package-root.ts';
 import type { EndKind, Engine, Verdict } from './engine.ts';
 
 /** What a native TLS context is built from (native/context.cc). */
@@ -72,12 +73,34 @@ export interface NativeEngine extends Omit<Engine, 'connectTls'> {
   unlisten(listener: number): void;
 }
 
+/**
+ * System calls served by the addon (native/syscalls.cc) for src/sys/linux.ts: each returns what the
+ * call returns, -1 on failure with the reason in errno().
+ */
+export interface AddonSyscalls {
+  fcntl(fd: number, cmd: number, arg: number): number;
+  close(fd: number): number;
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: Buffer): number;
+  listen(fd: number, backlog: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer): number;
+  connect(fd: number, addr: Buffer): number;
+  send(fd: number, data: Buffer, flags: number): number;
+  /** The address's length, or -1. */
+  getsockname(fd: number, addr: Buffer): number;
+  /** 0 when there is no interface of that name. */
+  ifNameToIndex(name: string): number;
+  errno(): number;
+}
+
 interface Addon {
   createEngine(callbacks: EngineCallbacks): NativeEngine;
   createContext(description: ContextDescription): NativeContext;
+  /** Absent from an addon built before it had them. */
+  syscalls?: AddonSyscalls;
 }
 
-const ADDON = join(import.meta.dirname, '..', '..', 'build', 'Release', 'ghostunnel_engine.node');
+const ADDON = join(PACKAGE_ROOT, 'build', 'Release', 'ghostunnel_engine.node');
 
 let addon: Addon | undefined;
 
@@ -98,6 +121,19 @@ function load(): Addon {
     throw new StartupError(`the native data plane is not built (${(err as Error).message}); build it with \`npm run build:native\` (or \`npm ci\`), which needs python3, make and a C++ compiler, or use --data-plane node`);
   }
   return addon!;
+}
+
+/** Whether the addon is loaded already (the native plane serves): nothing else loads it. */
+export function addonLoaded(): boolean {
+  return addon !== undefined;
+}
+
+/**
+ * The addon's system calls if the addon is loaded already (the native plane serves), else
+ * undefined: src/sys/linux.ts never loads it for them, so --data-plane node maps no engine.
+ */
+export function loadedAddonSyscalls(): AddonSyscalls | undefined {
+  return addon?.syscalls;
 }
 
 export function createEngine(callbacks: EngineCallbacks): NativeEngine {

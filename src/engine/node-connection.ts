@@ -3,7 +3,7 @@
 // with backpressure and half-close, under --connect-timeout, --close-timeout and
 // --max-conn-lifetime. It follows the engine's phases and reports (native/connection.cc), so the
 // tunnel decides the same way on either plane; docs/data-plane.md lists where they differ.
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { getSystemErrorMessage } from 'node:util';
@@ -272,7 +272,7 @@ export class NodeConnection {
   #dialNext(): void {
     const target = this.#targets[this.#nextTarget++];
     if (target === undefined) return this.#finish(End.dial, this.#dialError === '' ? 'no address to dial' : this.#dialError);
-    const socket = netConnect({ ...target, ...SOCKET_OPTIONS });
+    const socket = process.getBuiltinModule('node:net').connect({ ...target, ...SOCKET_OPTIONS });
     this.#dialed = socket;
     const onError = (err: NodeError): void => {
       if (this.#dialed !== socket || this.#phase !== 'dialing') return;

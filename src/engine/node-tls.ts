@@ -3,9 +3,11 @@
 // credential generation and skips the checks the tunnel makes itself. Two things this needs have
 // no public API; they are kept here, in one place: starting a client handshake on a socket made
 // by hand, and OpenSSL's verdict on the peer's chain (what tls.Server and tls.connect read).
+// node:tls is loaded at the first socket, not at start: the bundle holds this plane beside the
+// native one, whose daemon never needs it.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import type { NodeContext } from './node-context.ts';
 
 interface TlsInternals {
@@ -22,7 +24,7 @@ interface TlsInternals {
  * to decide (tls.Server's own check after the handshake is not attached here).
  */
 export function serverTls(raw: Socket, context: NodeContext, secureContext: SecureContext): TLSSocket {
-  return new TLSSocket(raw, {
+  return new (process.getBuiltinModule('node:tls').TLSSocket)(raw, {
     isServer: true,
     secureContext,
     requestCert: context.requireCertificate,
@@ -33,7 +35,7 @@ export function serverTls(raw: Socket, context: NodeContext, secureContext: Secu
 
 /** The client side over a connected socket (or a proxy's stream), handshake started; `serverName` '' sends no SNI. */
 export function clientTls(over: Socket | Duplex, context: NodeContext, serverName: string): TLSSocket {
-  const tls = new TLSSocket(over as Socket, { isServer: false, secureContext: context.secureContext, requestCert: true, rejectUnauthorized: false });
+  const tls = new (process.getBuiltinModule('node:tls').TLSSocket)(over as Socket, { isServer: false, secureContext: context.secureContext, requestCert: true, rejectUnauthorized: false });
   const internals = tls as unknown as TlsInternals;
   if (serverName !== '') internals.setServername(serverName);
   internals._start();

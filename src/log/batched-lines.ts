@@ -1,9 +1,29 @@
-import pino from 'pino';
+import { writeSync } from 'node:fs';
 
 /** Written out once this many characters are waiting… */
 const BATCH_CHARS = 4096;
 /** …or at the latest this long after the first of them. */
 const FLUSH_MS = 100;
+/** How long a write waits before trying again when the descriptor is non-blocking and full. */
+const FULL_PAUSE_MS = 10;
+
+/**
+ * Writes all of `text`, synchronously: partial writes are continued, and a non-blocking descriptor
+ * that is full (EAGAIN, a pipe nobody reads fast enough) is waited for.
+ */
+export function writeAllSync(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  let pause: Int32Array | undefined;
+  for (let done = 0; done < bytes.length; ) {
+    try {
+      done += writeSync(fd, bytes, done);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      pause ??= new Int32Array(new SharedArrayBuffer(4));
+      Atomics.wait(pause, 0, 0, FULL_PAUSE_MS);
+    }
+  }
+}
 
 /**
  * Log lines gathered into one write: the connection lines (two per connection) would otherwise
@@ -13,12 +33,12 @@ const FLUSH_MS = 100;
  * write can be overtaken by the exit path's synchronous one, or lost with the process).
  */
 export class BatchedLines {
-  readonly #out: pino.DestinationStream & { flushSync(): void };
+  readonly #fd: number;
   #pending = '';
   #timer: NodeJS.Timeout | undefined;
 
   constructor(fd: number) {
-    this.#out = pino.destination({ dest: fd, sync: true, minLength: 0 });
+    this.#fd = fd;
     // An exit without the log's flush() (an uncaught exception) still writes what is waiting.
     process.once('exit', () => {
       try {
@@ -43,12 +63,11 @@ export class BatchedLines {
     if (this.#pending === '') return;
     const lines = this.#pending;
     this.#pending = '';
-    this.#out.write(lines);
+    writeAllSync(this.#fd, lines);
   }
 
   /** Writes everything out synchronously; before exiting. */
   flushSync(): void {
     this.flush();
-    this.#out.flushSync();
   }
 }

@@ -1,4 +1,4 @@
-// The "time" field of every log line, as pino's stdTimeFunctions.isoTime writes it, with the date
+// The "time" field of every log line, as pino's stdTimeFunctions.isoTime wrote it, with the date
 // formatted once per second: at two lines per connection, formatting each one cost about 1 % of a
 // full handshake's CPU.
 let second = Number.NaN;

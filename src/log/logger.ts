@@ -1,11 +1,11 @@
-import pino, { type Logger as Pino } from 'pino';
 import type { QuietCategory } from '../config/types.ts';
 import { BatchedLines } from './batched-lines.ts';
 import { isoTime } from './iso-time.ts';
 
 /**
- * The daemon's log: pino JSON lines on stdout. Connection events go through their own methods so
- * that --quiet can silence each category without the callers knowing about it.
+ * The daemon's log: JSON lines on stdout, as pino wrote them (`{"level":"info","time":…,"pid":…,
+ * fields…,"msg":…}`). Connection events go through their own methods so that --quiet can silence
+ * each category without the callers knowing about it.
  */
 export interface Log {
   info(msg: string, fields?: object): void;
@@ -27,39 +27,52 @@ export interface QuietableLog extends Log {
   setQuiet(quiet: ReadonlySet<QuietCategory>): void;
 }
 
-interface Flushable {
+/** Where the lines go: stdout in batches, syslog, stderr (`ghostunnel check`) or a test's array. */
+export interface LogDestination {
+  write(line: string): void;
+  /** Hands what is waiting to the destination now. */
   flush?: () => void;
+  /** Writes everything out before the process exits. */
   flushSync?: () => void;
 }
 
-export function createLog(quiet: ReadonlySet<QuietCategory> = new Set(), destination: pino.DestinationStream = new BatchedLines(1)): QuietableLog {
-  const base: Pino = pino(
-    {
-      level: 'info',
-      base: { pid: process.pid },
-      timestamp: isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    destination,
-  );
+type Level = 'info' | 'warn' | 'error';
+
+/** `,"key":value` for each field, as pino wrote them: undefined and functions left out. */
+function fieldsJson(fields: object | undefined): string {
+  let text = '';
+  for (const key in fields) {
+    if (!Object.hasOwn(fields, key)) continue;
+    const value: unknown = (fields as Record<string, unknown>)[key];
+    const json = typeof value === 'bigint' ? String(value) : JSON.stringify(value);
+    if (json !== undefined) text += `,${JSON.stringify(key)}:${json}`;
+  }
+  return text;
+}
+
+export function createLog(quiet: ReadonlySet<QuietCategory> = new Set(), destination: LogDestination = new BatchedLines(1)): QuietableLog {
+  const pid = `,"pid":${process.pid}`;
+  let silent = false;
+  const line = (level: Level, msg: string, fields: object | undefined): void => {
+    if (!silent) destination.write(`{"level":"${level}"${isoTime()}${pid}${fieldsJson(fields)},"msg":${JSON.stringify(msg)}}\n`);
+  };
   const noop = (): void => {};
-  const dest = destination as Flushable;
   // Lines other than the per-connection ones are rare, and someone may be waiting for them.
-  const now = (): void => dest.flush?.();
-  const conn: Log['conn'] = (msg, fields) => base.info(fields, msg);
-  const connError: Log['connError'] = (msg, fields) => base.warn(fields ?? {}, msg);
-  const handshakeError: Log['handshakeError'] = (msg, fields) => base.warn(fields ?? {}, msg);
+  const now = (): void => destination.flush?.();
+  const conn: Log['conn'] = (msg, fields) => line('info', msg, fields);
+  const connError: Log['connError'] = (msg, fields) => line('warn', msg, fields);
+  const handshakeError: Log['handshakeError'] = (msg, fields) => line('warn', msg, fields);
   const log: QuietableLog = {
     info: (msg, fields) => {
-      base.info(fields ?? {}, msg);
+      line('info', msg, fields);
       now();
     },
     warn: (msg, fields) => {
-      base.warn(fields ?? {}, msg);
+      line('warn', msg, fields);
       now();
     },
     error: (msg, fields) => {
-      base.error(fields ?? {}, msg);
+      line('error', msg, fields);
       now();
     },
     conn,
@@ -69,14 +82,14 @@ export function createLog(quiet: ReadonlySet<QuietCategory> = new Set(), destina
     setQuiet: (next) => {
       const all = next.has('all');
       const on = (category: QuietCategory): boolean => !all && !next.has(category);
-      base.level = all ? 'silent' : 'info';
+      silent = all;
       log.conn = on('conns') ? conn : noop;
       log.connError = on('conn-errs') ? connError : noop;
       log.handshakeError = on('handshake-errs') ? handshakeError : noop;
     },
     flush: () => {
       try {
-        dest.flushSync?.();
+        destination.flushSync?.();
       } catch {
         // Nothing buffered, or stdout already gone: there is nowhere left to report to.
       }

@@ -16,7 +16,7 @@ function stamp(d: Date): string {
 }
 
 /**
- * A pino destination writing each JSON log line as one syslog datagram: the message text with
+ * A log destination writing each JSON log line as one syslog datagram: the message text with
  * the severity of its level. Throws at creation if no local syslog socket accepts a connection
  * (Ghostunnel exits with "unable to set up logger: …" then), or the platform has no UNIX datagrams.
  */

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { isIP } from './ip.ts';
 
 /** A listen or target address as Ghostunnel writes them. */
 export type Address =

@@ -1,8 +1,8 @@
-import { lookup } from 'node:dns/promises';
-import { createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { StartupError } from '../cli/errors.ts';
 import { system as thisSystem, unavailable, type Descriptors, type System } from '../sys/platform.ts';
 import type { Address } from './address.ts';
+import { isIP } from './ip.ts';
 import { errnoText } from './go-errors.ts';
 import { HeldSocket } from './held-socket.ts';
 import { handedOverSocket, HANDOFF_NAMES, systemdSocket, type ListenerRole } from './inherited-sockets.ts';
@@ -65,12 +65,7 @@ async function bindSocket(addr: Address, role: ListenerRole, bindOnly: boolean, 
           throw new StartupError(`unable to listen on ${addr.text}: ${(err as Error).message}`);
         }
       }
-      const host = await hostOf(addr);
-      if (bindOnly) return { ...boundOnly(calls, host, addr.port, addr.text), ownedPath, name, listening: false };
-      const server = await bound(createServer(), { host, port: addr.port, reusePort: true, backlog: BACKLOG }, addr.text);
-      const socket = { fd: calls.dup(handleFd(server)), address: addressOf(server), ownedPath, name, listening: true };
-      server.close();
-      return socket;
+      return { ...tcpSocket(calls, await hostOf(addr), addr.port, addr.text, !bindOnly), ownedPath, name, listening: !bindOnly };
     }
   }
 }
@@ -78,22 +73,38 @@ async function bindSocket(addr: Address, role: ListenerRole, bindOnly: boolean, 
 /** The portable route: a listening net.Server whose connections wait, unread, for an acceptor. */
 async function hold(addr: Extract<Address, { kind: 'tcp' | 'unix' }>): Promise<{ held: HeldSocket; address: string }> {
   const where = addr.kind === 'unix' ? { path: addr.path } : { host: await hostOf(addr), port: addr.port };
-  const server = await bound(createServer({ ...SOCKET_OPTIONS, pauseOnConnect: true }), { ...where, backlog: BACKLOG }, addr.text);
+  const server = await bound(process.getBuiltinModule('node:net').createServer({ ...SOCKET_OPTIONS, pauseOnConnect: true }), { ...where, backlog: BACKLOG }, addr.text);
   return { held: new HeldSocket(server, BACKLOG), address: addressOf(server) };
 }
 
-/** Ghostunnel's bind address: an empty host is the IPv4 wildcard, a name the one address it resolves to. */
+/**
+ * Ghostunnel's bind address: an empty host is the IPv4 wildcard, an address itself (no resolver
+ * loaded for it), a name the one address it resolves to.
+ */
 async function hostOf(addr: Extract<Address, { kind: 'tcp' }>): Promise<string> {
-  return addr.host === '' ? '0.0.0.0' : await resolveOne(addr.host, addr.text);
+  if (addr.host === '') return '0.0.0.0';
+  return isIP(addr.host) !== 0 ? addr.host : await resolveOne(addr.host, addr.text);
 }
 
-/** A TCP socket bound (not listening) to `ip`, named as Node names a listening server's address. */
-function boundOnly(calls: Descriptors, ip: string, port: number, text: string): { fd: number; address: string } {
+/**
+ * A TCP socket bound to `ip` with SO_REUSEPORT (a successor binds beside us), listening unless
+ * `listen` is false, and its address as Node names a listening server's ("[::1]:8443"). Bound with
+ * the platform's calls: a net.Server would load Node's cluster module (and child_process with it)
+ * only to be closed again. A failure is worded as Go's: "listen tcp 127.0.0.1:8443: bind: address
+ * already in use".
+ */
+function tcpSocket(calls: Descriptors, ip: string, port: number, text: string, listen: boolean): { fd: number; address: string } {
+  const host = ip.includes(':') ? `[${ip.replace(/%.*$/, '')}]` : ip;
+  let bound: { fd: number; port: number } | undefined;
   try {
-    const bound = calls.bindTcp(ip, port);
-    return { fd: bound.fd, address: ip.includes(':') ? `[${ip}]:${bound.port}` : `${ip}:${bound.port}` };
+    bound = calls.bindTcp(ip, port);
+    if (listen) calls.listenOn(bound.fd, BACKLOG);
+    return { fd: bound.fd, address: `${host}:${bound.port}` };
   } catch (err) {
-    throw new StartupError(`unable to listen on ${text}: ${(err as Error).message}`);
+    if (bound !== undefined) calls.close(bound.fd);
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === undefined ? undefined : errnoText(code);
+    throw new StartupError(`unable to listen on ${text}: ${reason === undefined ? (err as Error).message : `listen tcp ${host}:${port}: bind: ${reason}`}`);
   }
 }
 
@@ -106,7 +117,7 @@ async function adopt(inherited: number, calls: Descriptors): Promise<{ fd: numbe
   calls.close(inherited);
   const path = calls.unixSocketPath(fd);
   if (path !== undefined) return { fd, address: path };
-  const probe = await bound(createServer(), { fd: calls.dup(fd), backlog: BACKLOG }, `inherited descriptor ${inherited}`);
+  const probe = await bound(process.getBuiltinModule('node:net').createServer(), { fd: calls.dup(fd), backlog: BACKLOG }, `inherited descriptor ${inherited}`);
   const address = addressOf(probe);
   probe.close();
   return { fd, address };
@@ -124,10 +135,6 @@ function bound(server: Server, options: Parameters<Server['listen']>[0] & { host
   });
 }
 
-function handleFd(server: Server): number {
-  return (server as unknown as { _handle: { fd: number } })._handle.fd;
-}
-
 /** "127.0.0.1:41234", "[::1]:8443", or the socket path. */
 function addressOf(server: Server): string {
   const a = server.address();
@@ -137,7 +144,7 @@ function addressOf(server: Server): string {
 
 async function resolveOne(host: string, text: string): Promise<string> {
   try {
-    return (await lookup(host, { order: 'ipv4first' })).address;
+    return (await process.getBuiltinModule('node:dns/promises').lookup(host, { order: 'ipv4first' })).address;
   } catch (err) {
     throw new StartupError(`unable to resolve listen address ${text}: ${(err as Error).message}`);
   }

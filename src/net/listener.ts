@@ -1,5 +1,5 @@
 import { unlinkSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { system, type Descriptors } from '../sys/platform.ts';
 import { goAcceptError } from './go-errors.ts';
 import type { HeldSocket } from './held-socket.ts';
@@ -197,7 +197,8 @@ export function socketAcceptor(onConnection: (socket: Socket, listener: Listener
     take: (socket, listener) => deliver(pauseOnConnect ? socket : socket.resume(), listener),
     start(fd, listener) {
       let open = true;
-      const server = createServer({ ...SOCKET_OPTIONS, pauseOnConnect }, (socket) => deliver(socket, listener));
+      // node:net loaded here, not at start: most daemons never accept through a net.Server.
+      const server = process.getBuiltinModule('node:net').createServer({ ...SOCKET_OPTIONS, pauseOnConnect }, (socket) => deliver(socket, listener));
       server.on('error', (err) => {
         if (open) listener.acceptFailed(err);
       });

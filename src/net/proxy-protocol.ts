@@ -1,6 +1,6 @@
 // PROXY protocol version 2 headers (haproxy's proxy-protocol.txt, §2.2), as Ghostunnel writes them
 // to the backend: command PROXY, stream transport, and the TLVs of spec §2.14.
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from './ip.ts';
 
 const SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 const VERSION_2_PROXY = 0x21;

@@ -1,10 +1,10 @@
-import { lookup } from 'node:dns/promises';
 import type { AccessPolicy } from '../auth/access-policy.ts';
 import type { OpaPolicy } from '../auth/opa/opa-policy.ts';
 import { StartupError } from '../cli/errors.ts';
 import type { ParsedArgs } from '../cli/parse.ts';
 import type { Config, PolicySource } from '../config/types.ts';
 import type { Log } from '../log/logger.ts';
+import { isIP } from '../net/ip.ts';
 import { combinedPolicy, flagPolicy, loadOpaPolicy, policySource } from './access-control.ts';
 
 /** Everything built from one configuration that a reload replaces at once. */
@@ -22,8 +22,10 @@ export interface Generation {
 export async function checkTargetResolves(config: Config): Promise<void> {
   if (config.skipResolve || config.target.kind !== 'tcp') return;
   const { host, text } = config.target;
+  // An address resolves to itself: no need for Node's resolver module.
+  if (isIP(host) !== 0) return;
   try {
-    await lookup(host);
+    await process.getBuiltinModule('node:dns/promises').lookup(host);
   } catch (err) {
     const { code, message } = err as NodeJS.ErrnoException;
     const reason = code === 'ENOTFOUND' || code === 'ENODATA' ? 'no such host' : message;

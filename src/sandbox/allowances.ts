@@ -6,10 +6,10 @@ import { existsSync, lstatSync, readlinkSync, realpathSync, statSync } from 'nod
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Address } from '../net/address.ts';
 import type { Config } from '../config/types.ts';
 import { AcmeStorage } from '../credentials/acme/acme-storage.ts';
+import { PACKAGE_ROOT } from '../package-root.ts';
 import { system as thisSystem, type System } from '../sys/platform.ts';
 
 export interface SandboxAllowances {
@@ -21,7 +21,10 @@ export interface SandboxAllowances {
    * since Node leaves a path that does not exist out of the allowed set.
    */
   readonly created: readonly string[];
-  /** Native addons: koffi (descriptor duplication, UNIX sockets, sd_notify) and the native data plane, where the platform loads them. */
+  /**
+   * Native addons, where the platform loads them: the native data plane, whose addon also serves
+   * descriptor duplication, UNIX sockets and sd_notify (koffi instead when the plane is not loaded).
+   */
   readonly addons: boolean;
   /** Worker threads: the OPA evaluators. */
   readonly workers: boolean;
@@ -41,9 +44,6 @@ export interface ExtraInputs {
 }
 
 const MAX_SYMLINK_HOPS = 40;
-
-/** The package this file belongs to (src/ or dist/ sits directly in it). */
-const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 function realpathOrSelf(path: string): string {
   try {

@@ -9,6 +9,7 @@ import { readyDescriptor } from '../lifecycle/upgrade.ts';
 import { passedDescriptors } from '../net/inherited-sockets.ts';
 import { system } from '../sys/platform.ts';
 import { namedFiles, sandboxAllowances, type ExtraInputs, type SandboxAllowances } from './allowances.ts';
+import { reached } from '../startup.ts';
 import { addedFlagsMark } from './launch.ts';
 
 /** Each capability's Node flag, and the warning code Node prints for it (silenced: the re-exec leaves stderr as it was). */
@@ -84,6 +85,7 @@ export function enterSandbox(request: SandboxRequest): SandboxOutcome {
     const ready = readyDescriptor();
     const calls = system.descriptors;
     if (calls !== undefined) for (const fd of [...passedDescriptors(), ...(ready === undefined ? [] : [ready])]) calls.keepAcrossExec(fd);
+    reached('exec');
     process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, ...addedFlagsMark(flags.length) });
   } catch (err) {
     return { warning: `sandbox not applied: re-executing ${process.execPath} failed: ${(err as Error).message}` };

@@ -1,11 +1,12 @@
 import { request, type IncomingMessage } from 'node:http';
-import { isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { getSystemErrorMessage } from 'node:util';
 import type { ClientSettings, Config } from '../config/types.ts';
 import type { Address } from '../net/address.ts';
 import { dialPlain } from '../net/dial.ts';
+import { isIP } from '../net/ip.ts';
 import { targetDialer } from '../net/target-dialer.ts';
 
 /**

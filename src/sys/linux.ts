@@ -2,32 +2,21 @@
 // lifecycle needs, and where Linux keeps what the daemon reads about itself. The calls: duplicating
 // a listening descriptor (so accepting can pause without the kernel dropping queued connections),
 // binding a UNIX stream socket whose path we unlink ourselves, binding a socket that listens only
-// later (the status port), and UNIX datagrams (sd_notify, /dev/log). Bound through koffi, a
-// maintained FFI that ships prebuilt binaries, so nothing compiles at install time, and loaded at
-// the first call only. Linux values and struct layouts.
+// later (the status port), and UNIX datagrams (sd_notify, /dev/log). Served by the native data
+// plane's addon once it is loaded (native/syscalls.cc), otherwise through koffi, a maintained FFI
+// that ships prebuilt binaries (nothing compiles at install time), loaded at the first call only.
+// Linux values and struct layouts.
 import { readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import { StartupError } from '../cli/errors.ts';
+import { loadedAddonSyscalls, type AddonSyscalls } from '../engine/native.ts';
 import { MIGRATE_SYSCTL } from './accept-queue.ts';
 import type { System } from './platform.ts';
 import { inetAddress, portOf } from './socket-address.ts';
 
-type Fn = (...args: unknown[]) => number;
-
-interface Libc {
-  fcntl: Fn;
-  close: Fn;
-  socket: Fn;
-  bind: Fn;
-  listen: Fn;
-  setsockopt: Fn;
-  ifNameToIndex: (name: string) => number;
-  connect: Fn;
-  send: Fn;
-  getsockname: Fn;
-  errno: () => number;
-}
+/** The system calls this file makes: each returns what the call returns, -1 on failure with the reason in errno(). */
+type Libc = AddonSyscalls;
 
 const AF_UNIX = 1;
 const SOL_SOCKET = 1;
@@ -43,27 +32,50 @@ const MSG_NOSIGNAL = 0x4000;
 /** sizeof(sockaddr_un.sun_path) on Linux. */
 const SUN_PATH_MAX = 108;
 
-let libc: Libc | undefined;
+let addonCalls: Libc | undefined;
+let koffiCalls: Libc | undefined;
 
+/**
+ * The native data plane's addon serves these calls once the plane has loaded it, so that a daemon
+ * with the default flags maps no FFI library. It is never loaded for them: --data-plane node must
+ * not map the engine, and a machine without a compiler has none. Until then (and there) koffi
+ * serves: the calls keep no state, so the two may follow each other.
+ */
 function load(): Libc {
-  if (libc) return libc;
+  if (addonCalls) return addonCalls;
   if (process.platform !== 'linux') throw new StartupError(`this feature needs Linux system calls (running on ${process.platform})`);
+  addonCalls = loadedAddonSyscalls();
+  return addonCalls ?? (koffiCalls ??= koffiSyscalls());
+}
+
+type Fn = (...args: unknown[]) => number;
+
+/** The same calls through koffi (exported for the test that holds both to the same results). */
+export function koffiSyscalls(): Libc {
   const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
   const self = koffi.load(null);
-  libc = {
-    fcntl: self.func('int fcntl(int fd, int cmd, ...)') as Fn,
+  const fcntl = self.func('int fcntl(int fd, int cmd, ...)') as Fn;
+  const bind = self.func('int bind(int fd, const void *addr, uint32_t len)') as Fn;
+  const setsockopt = self.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)') as Fn;
+  const connect = self.func('int connect(int fd, const void *addr, uint32_t len)') as Fn;
+  const send = self.func('intptr_t send(int fd, const void *buf, size_t len, int flags)') as Fn;
+  const getsockname = self.func('int getsockname(int fd, _Out_ void *addr, _Inout_ uint32_t *len)') as Fn;
+  return {
+    fcntl: (fd, cmd, arg) => fcntl(fd, cmd, 'int', arg),
     close: self.func('int close(int fd)') as Fn,
     socket: self.func('int socket(int domain, int type, int protocol)') as Fn,
-    bind: self.func('int bind(int fd, const void *addr, uint32_t len)') as Fn,
+    bind: (fd, addr) => bind(fd, addr, addr.length),
     listen: self.func('int listen(int fd, int backlog)') as Fn,
-    setsockopt: self.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)') as Fn,
+    setsockopt: (fd, level, name, value) => setsockopt(fd, level, name, value, value.length),
+    connect: (fd, addr) => connect(fd, addr, addr.length),
+    send: (fd, data, flags) => send(fd, data, data.length, flags),
+    getsockname: (fd, addr) => {
+      const len = [addr.length];
+      return getsockname(fd, addr, len) < 0 ? -1 : len[0]!;
+    },
     ifNameToIndex: self.func('unsigned int if_nametoindex(const char *name)') as (name: string) => number,
-    connect: self.func('int connect(int fd, const void *addr, uint32_t len)') as Fn,
-    send: self.func('intptr_t send(int fd, const void *buf, size_t len, int flags)') as Fn,
-    getsockname: self.func('int getsockname(int fd, _Out_ void *addr, _Inout_ uint32_t *len)') as Fn,
     errno: () => koffi.errno(),
   };
-  return libc;
 }
 
 /** An Error like Node's own system errors: message "<syscall> <what>: <text>", code "EADDRINUSE". */
@@ -105,7 +117,7 @@ function unixAddress(path: string): Buffer {
 
 /** A new descriptor (close-on-exec, numbered 3 or above) for the same open socket. */
 export function dupDescriptor(fd: number): number {
-  const copy = load().fcntl(fd, F_DUPFD_CLOEXEC, 'int', 3);
+  const copy = load().fcntl(fd, F_DUPFD_CLOEXEC, 3);
   if (copy < 0) throw sysError('dup', `fd ${fd}`);
   return copy;
 }
@@ -115,7 +127,7 @@ export function dupDescriptor(fd: number): number {
  * close-on-exec, inherited ones included, so they would be lost when the process re-executes itself.
  */
 export function keepAcrossExec(fd: number): void {
-  if (load().fcntl(fd, F_SETFD, 'int', 0) < 0) throw sysError('fcntl', `fd ${fd}`);
+  if (load().fcntl(fd, F_SETFD, 0) < 0) throw sysError('fcntl', `fd ${fd}`);
 }
 
 export function closeDescriptor(fd: number): void {
@@ -128,11 +140,11 @@ export function closeDescriptor(fd: number): void {
  */
 export function unixSocketPath(fd: number): string | undefined {
   const addr = Buffer.alloc(2 + SUN_PATH_MAX);
-  const len = [addr.length];
-  if (load().getsockname(fd, addr, len) < 0) throw sysError('getsockname', `fd ${fd}`);
+  const len = load().getsockname(fd, addr);
+  if (len < 0) throw sysError('getsockname', `fd ${fd}`);
   const family = endianness() === 'LE' ? addr.readUInt16LE(0) : addr.readUInt16BE(0);
   if (family !== AF_UNIX) return undefined;
-  const path = addr.subarray(2, len[0]);
+  const path = addr.subarray(2, len);
   if (path.length > 0 && path[0] === 0) return `@${path.subarray(1).toString()}`;
   const end = path.indexOf(0);
   return path.subarray(0, end < 0 ? path.length : end).toString();
@@ -144,7 +156,7 @@ export function bindUnixStream(path: string): number {
   const addr = unixAddress(path);
   const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw sysError('socket', 'unix');
-  if (c.bind(fd, addr, addr.length) < 0) {
+  if (c.bind(fd, addr) < 0) {
     const err = sysError('listen unix', `${path}: bind`);
     c.close(fd);
     throw err;
@@ -164,10 +176,10 @@ export function bindTcp(ip: string, port: number): { fd: number; port: number } 
   if (fd < 0) throw sysError('socket', 'tcp');
   const one = Buffer.from(new Int32Array([1]).buffer);
   try {
-    for (const option of [SO_REUSEADDR, SO_REUSEPORT]) if (c.setsockopt(fd, SOL_SOCKET, option, one, one.length) < 0) throw sysError('setsockopt', `${ip}:${port}`);
-    if (c.bind(fd, addr, addr.length) < 0) throw sysError('listen tcp', `${ip}:${port}: bind`);
+    for (const option of [SO_REUSEADDR, SO_REUSEPORT]) if (c.setsockopt(fd, SOL_SOCKET, option, one) < 0) throw sysError('setsockopt', `${ip}:${port}`);
+    if (c.bind(fd, addr) < 0) throw sysError('listen tcp', `${ip}:${port}: bind`);
     const bound = Buffer.alloc(28);
-    if (c.getsockname(fd, bound, [bound.length]) < 0) throw sysError('getsockname', `fd ${fd}`);
+    if (c.getsockname(fd, bound) < 0) throw sysError('getsockname', `fd ${fd}`);
     return { fd, port: portOf(bound) };
   } catch (err) {
     c.close(fd);
@@ -194,7 +206,7 @@ export class UnixDatagramSocket {
     const addr = unixAddress(path);
     const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw sysError('socket', 'unixgram');
-    if (c.connect(fd, addr, addr.length) < 0) {
+    if (c.connect(fd, addr) < 0) {
       const err = sysError('dial unixgram', path);
       c.close(fd);
       throw err;
@@ -206,7 +218,7 @@ export class UnixDatagramSocket {
   send(data: Buffer): boolean {
     if (this.#fd < 0) throw new Error(`unixgram ${this.path}: socket closed`);
     const c = load();
-    if (c.send(this.#fd, data, data.length, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return true;
+    if (c.send(this.#fd, data, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return true;
     const err = sysError('write unixgram', this.path);
     if (err.code === 'EAGAIN' || err.code === 'ENOBUFS') return false;
     throw err;

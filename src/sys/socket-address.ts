@@ -1,6 +1,6 @@
 // sockaddr_in and sockaddr_in6 (Linux layouts) for the sockets linux.ts binds itself: the family
 // in host byte order, the port in network order.
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from '../net/ip.ts';
 import { endianness } from 'node:os';
 
 export const AF_INET = 2;

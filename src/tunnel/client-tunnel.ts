@@ -1,5 +1,4 @@
-import { performance } from 'node:perf_hooks';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
 import type { AccessPolicy } from '../auth/access-policy.ts';
 import { identityFromDer, type PeerIdentity } from '../auth/peer.ts';
 import { ADMIT, Alert, End, type AcceptedPeer, type ConnectionEnd, type ConnectionHandler, type Engine, type PresentedCertificate, type Verdict } from '../engine/engine.ts';
@@ -57,7 +56,7 @@ function verificationFailure(v: ServerVerification, certificate: PresentedCertif
   if (!v.chainAndName) return undefined;
   if (certificate.verifyCode !== null) return withCode(certificate.verifyText ?? certificate.verifyCode, certificate.verifyCode);
   if (v.skipName) return undefined;
-  const err = checkServerIdentity(v.serverName, peer.names as PeerCertificate) as (Error & { code?: string }) | undefined;
+  const err = process.getBuiltinModule('node:tls').checkServerIdentity(v.serverName, peer.names as PeerCertificate) as (Error & { code?: string }) | undefined;
   return err === undefined ? undefined : withCode(err.message, err.code);
 }
 

@@ -4,7 +4,6 @@ import type { Log } from '../log/logger.ts';
 import type { TunnelEvents } from './events.ts';
 import { formatBytes } from './format.ts';
 import type { OpenConnections } from './open-connections.ts';
-import { performance } from 'node:perf_hooks';
 
 /** What both tunnels account with once a connection pipes. */
 export interface PipingDeps {

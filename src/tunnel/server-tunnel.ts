@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { identityFromDer } from '../auth/peer.ts';
 import type { TlsAlpnChallenges } from '../credentials/acme/tls-alpn-challenges.ts';
 import { ADMIT, Alert, End, type AcceptedPeer, type ConnectionEnd, type ConnectionHandler, type Engine, type HandshakeInfo, type PlaneContext, type PresentedCertificate, type Verdict } from '../engine/engine.ts';

@@ -9,6 +9,7 @@ import { buildConfig } from '../config/build.ts';
 import { buildPlaneContext } from '../credentials/secure-context.ts';
 import { startDataPlane } from '../engine/planes.ts';
 import { createLog, type Log } from '../log/logger.ts';
+import { SyslogDestination } from '../log/syslog.ts';
 import { Listener } from '../net/listener.ts';
 import { combinedPolicy, flagPolicy, policySource } from '../runtime/access-control.ts';
 import type { Generation } from '../runtime/generation.ts';
@@ -65,7 +66,7 @@ function workerLog(log: Log, index: number): Log {
 
 let generation = generationOf(init.args);
 const { config } = generation;
-const syslog = config.lifecycle.syslog ? new (await import('../log/syslog.ts')).SyslogDestination() : undefined;
+const syslog = config.lifecycle.syslog ? new SyslogDestination() : undefined;
 const rootLog = createLog(config.quiet, syslog);
 const log = workerLog(rootLog, init.index);
 const store = { current: contextOf(init.material) };

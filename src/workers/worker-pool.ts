@@ -16,7 +16,7 @@ import type { ContextMaterial, FromWorker, Request, ToWorker, WorkerInit } from 
 
 type Ack = Extract<FromWorker, { kind: 'ack' }>;
 
-// Under type stripping the worker is this module's sibling .ts; in dist/ it is the .js.
+// Under type stripping the worker is this module's sibling .ts; in dist/ the bundle's sibling .cjs.
 const WORKER_URL = new URL(`./tunnel-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 export interface WorkerPoolOptions {

@@ -99,4 +99,21 @@ describe('command line (kingpin semantics)', () => {
     assert.match(out, /--allow-cn <CN>/);
     assert.match(out, /--connect-timeout <DURATION>/, 'sub-command help lists the global flags');
   });
+  it('lists the sub-commands that take options in the top-level help, though a parse declares only the named mode\'s', () => {
+    for (const argv of [['--help'], ['check', '--help']]) {
+      let out = '';
+      assert.deepEqual(parseArgs(argv, (s) => (out += s)), { kind: 'exit', code: 0 });
+      assert.match(out, /^ {2}server \[options\] +TLS listener/m, argv.join(' '));
+      assert.match(out, /^ {2}client \[options\] +Plain local listener/m, argv.join(' '));
+    }
+  });
+  it('parses a mode\'s flags whichever words come before it, and a flag value that names the other mode', () => {
+    const outcome = parseArgs(['--quiet=conns', 'client', '--listen', '127.0.0.1:1', '--target', 'server:2', '--cacert', 'server', '--disable-authentication'], () => {});
+    assert.equal(outcome.kind, 'run');
+    if (outcome.kind === 'run') {
+      assert.equal(outcome.commandLine.mode, 'client');
+      assert.equal(outcome.commandLine.set.get('target'), 'server:2');
+      assert.equal(outcome.commandLine.set.get('cacert'), 'server');
+    }
+  });
 });

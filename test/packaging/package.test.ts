@@ -5,7 +5,7 @@
 // signals as PID 1 of a PID namespace, as in a container.
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -16,7 +16,8 @@ import { readDockerfile, type DockerInstruction } from '../helpers/dockerfile.ts
 import { NODE24_PATH, packAndInstall, REPO, type InstalledPackage } from '../helpers/package-install.ts';
 import { issue, makeCa, type Ca, type Issued } from '../helpers/pki.ts';
 import { linuxOnly } from '../helpers/platform.ts';
-import { statusAddress } from '../helpers/status.ts';
+import { curl, eventually, statusAddress } from '../helpers/status.ts';
+import { cert as opaCert, decisionCases, key as opaKey, ROOT as OPA_ROOT } from '../opa/fixtures.ts';
 
 const run = promisify(execFile);
 const SYSTEM_NODE = '/usr/bin/node';
@@ -32,7 +33,7 @@ describe('npm package', { skip: linuxOnly('the install builds the native data pl
   it('holds the launcher and compiled JavaScript only: no TypeScript sources, no tests', () => {
     const files = pkg.files;
     assert.ok(files.includes('bin/ghostunnel'));
-    assert.ok(files.includes('dist/main.js'));
+    assert.ok(files.includes('dist/main.cjs'));
     assert.ok(files.includes('docs/ghostunnel.1'));
     assert.deepEqual(files.filter((f) => f.endsWith('.ts') || /^(src|test|bench)\//.test(f) || /(^|\/)[^/]*\.test\./.test(f)), []);
     const top = new Set(files.map((f) => f.split('/')[0]));
@@ -66,6 +67,83 @@ describe('npm package', { skip: linuxOnly('the install builds the native data pl
       assert.equal(result.status, 1, bin);
       assert.equal(result.stdout, '');
       assert.match(result.stderr, new RegExp(`^ghostunnel: error: Node\\.js ${probe.stdout.trim().replace(/\./g, '\\.')} is too old; ghostunnel needs Node\\.js >= 22\\.12 [^\\n]*\\n$`));
+    }
+  });
+
+  it('an idle server tunnel with the default flags loads no module and maps no library for a feature that is off', async () => {
+    const backend = await echoBackend();
+    const ca = makeCa();
+    const server = issue(ca, 'server', { cn: 'localhost', dns: ['localhost'], ips: ['127.0.0.1'] });
+    // Inside the installed package: the sandbox lets the daemon read its own files only.
+    const probe = join(pkg.packageDir, 'loaded-modules-probe.cjs');
+    copyFileSync(join(REPO, 'test', 'helpers', 'loaded-modules-probe.cjs'), probe);
+    const loaded = async (extra: string[]): Promise<{ milestones: string[]; sandboxed: boolean; builtins: string[]; packages: string[]; natives: string[] }> => {
+      const gt = runGhostunnel(['server', '--listen', '127.0.0.1:0', '--target', `127.0.0.1:${backend.port}`, '--cert', server.cert, '--key', server.key, '--cacert', ca.cert, '--allow-all', ...extra], {
+        entry: join(pkg.packageDir, 'bin', 'ghostunnel'),
+        nodeArgs: ['--require', probe],
+      });
+      try {
+        await gt.address();
+        await eventually(() => assert.match(gt.stderr(), /^loaded-modules /m));
+        return JSON.parse(/^loaded-modules (.*)$/m.exec(gt.stderr())![1]!);
+      } finally {
+        await gt.stop();
+      }
+    };
+    try {
+      const idle = await loaded([]);
+      assert.equal(idle.sandboxed, true);
+      assert.deepEqual(idle.milestones, ['parsed', 'modules', 'credentials', 'listening'], 'the sandboxed image (the first published parsed and exec before it)');
+      // (node:stream is: node:crypto loads it.)
+      for (const off of ['tls', 'net', 'http', 'https', 'child_process', 'cluster', 'dgram', 'dns', 'dns/promises', 'worker_threads', 'perf_hooks']) {
+        assert.ok(!idle.builtins.includes(off), `node:${off} is not loaded`);
+      }
+      const dependencies = (l: { packages: string[] }): string[] => l.packages.filter((name) => name !== 'ghostunnel-ts');
+      assert.deepEqual(dependencies(idle), [], 'no dependency from node_modules (commander is bundled)');
+      assert.deepEqual(idle.natives.map((p) => p.split('/').pop()), ['ghostunnel_engine.node'], 'no koffi, no pkcs11js');
+      // A status port needs Node's HTTP (and TLS for HTTPS), but prom-client waits for the first scrape.
+      const status = await loaded(['--status', 'http://127.0.0.1:0']);
+      assert.ok(status.builtins.includes('http'));
+      assert.deepEqual(dependencies(status), []);
+    } finally {
+      backend.close();
+    }
+  });
+
+  it('the bundle in dist/ runs what it loads apart: worker threads (--workers), OPA evaluator threads, metrics', async () => {
+    const backend = await echoBackend();
+    const admitsClient1 = decisionCases().find((c) => c.allowed.client1 && !c.allowed.client2)!;
+    const gt = runGhostunnel(
+      ['server', '--listen', '127.0.0.1:0', '--target', `127.0.0.1:${backend.port}`, '--cert', opaCert('server1'), '--key', opaKey('server1'), '--cacert', OPA_ROOT,
+        '--allow-policy', admitsClient1.bundle, '--allow-query', admitsClient1.query, '--workers', '2', '--status', 'http://127.0.0.1:0'],
+      { entry: join(pkg.packageDir, 'bin', 'ghostunnel') },
+    );
+    try {
+      const status = await statusAddress(gt);
+      await gt.waitForLog(/^serving on 2 event loops/);
+      const echoes = async (peer: 'client1' | 'client2'): Promise<boolean> => {
+        try {
+          const s = await connectTls((await gt.address()).port, { cert: opaCert(peer), key: opaKey(peer), ca: OPA_ROOT });
+          s.write('hello');
+          const got = (await readBytes(s, 5)).toString();
+          s.end();
+          return got === 'hello';
+        } catch {
+          return false;
+        }
+      };
+      // Enough connections that both loops take some; each is decided by the policy on an evaluator thread.
+      for (let i = 0; i < 8; i++) assert.equal(await echoes('client1'), true);
+      assert.equal(await echoes('client2'), false);
+      // Workers report their connections to the main thread once per turn of their loop.
+      await eventually(async () => {
+        const metrics = await curl([`http://${status}/_metrics/prometheus`]);
+        assert.equal(metrics.status, 200);
+        assert.match(metrics.body, /^ghostunnel_accept_total\b.* 9$/m);
+      });
+    } finally {
+      await gt.stop();
+      backend.close();
     }
   });
 

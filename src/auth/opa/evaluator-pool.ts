@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { PolicyImage } from './compiled-policy.ts';
 import type { FromWorker, ToWorker } from './policy-worker.ts';
 
-// Under type stripping this module is policy-worker's sibling .ts; in dist/ it is the .js.
+// Under type stripping this module is policy-worker's sibling .ts; in dist/ the bundle's sibling .cjs.
 const WORKER_URL = new URL(`./policy-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 /** JS heap cap per evaluator thread; the policy's wasm memory has its own cap (WASM_MEMORY_MAX_PAGES). */

@@ -1,4 +1,4 @@
-import { createSecureContext, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { DataPlaneKind } from '../../config/types.ts';
 import { ACME_TLS_ALPN, type PlaneContext } from '../../engine/engine.ts';
 import { challengeContext } from '../secure-context.ts';
@@ -27,7 +27,8 @@ export class TlsAlpnChallenges {
 
   add(name: string, certPem: string, keyPem: string): void {
     const plane = challengeContext(certPem, keyPem, ACME_TLS_ALPN, this.#plane);
-    const node = createSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' });
+    // node:tls loaded with the first challenge, not by every daemon that imports this module.
+    const node = process.getBuiltinModule('node:tls').createSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' });
     this.#contexts.set(name.toLowerCase(), { plane, node });
   }
 

@@ -1,10 +1,9 @@
 import { loadPackageDefinition, type ServiceClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../package-root.ts';
 
-// proto/ sits at the package root, as many levels above src/credentials/spiffe/ as above
-// dist/credentials/spiffe/, so the same relative path works from source and from the build.
-const PROTO_FILE = fileURLToPath(new URL('../../../proto/spiffe/workload.proto', import.meta.url));
+const PROTO_FILE = join(PACKAGE_ROOT, 'proto', 'spiffe', 'workload.proto');
 
 /** The metadata every Workload API call carries; agents reject calls without it. */
 export const SECURITY_HEADER = 'workload.spiffe.io';
