@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { requireProgram } from './programs.ts';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
-const BUILT = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+const BUILT = fileURLToPath(new URL('../../dist/main.cjs', import.meta.url));
+const LAUNCHER = fileURLToPath(new URL('../../bin/ghostunnel', import.meta.url));
 
 /** The newest modification time of the files below `dir`, in ms. */
 function newest(dir: string): number {
@@ -15,13 +16,14 @@ function newest(dir: string): number {
 }
 
 /**
- * dist/main.js, the code that ships, when it was built after the last change to src/ (npm test
- * builds it first); else src/main.ts under Node's type stripping, the same code, whose start-up
- * costs about three times the CPU (compiling every module), which the suite pays per daemon.
+ * bin/ghostunnel, which runs dist/ (the code that ships), when dist/ was built after the last
+ * change to src/ (npm test builds it first); else src/main.ts under Node's type stripping, the
+ * same code, whose start-up costs about three times the CPU (compiling every module), which the
+ * suite pays per daemon.
  */
 function entry(): string {
   try {
-    if (statSync(BUILT).mtimeMs >= newest(SRC)) return BUILT;
+    if (statSync(BUILT).mtimeMs >= newest(SRC)) return LAUNCHER;
   } catch {
     // Not built.
   }
