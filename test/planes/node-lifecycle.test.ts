@@ -1,4 +1,4 @@
-// Drain, limits, PROXY headers, readiness, systemd, syslog, upgrades and --workers again, on the node data plane (test/planes/rerun.ts).
+// Drain, limits, PROXY headers, readiness, reusePort replacements, systemd, syslog, upgrades and --workers again, on the node data plane (test/planes/rerun.ts).
 import { it } from 'node:test';
 import { RERUN_TIMEOUT_MS, onNodePlane } from './rerun.ts';
 
@@ -8,6 +8,7 @@ it('lifecycle suites pass on the node data plane', { timeout: RERUN_TIMEOUT_MS }
     'test/lifecycle/limits.test.ts',
     'test/lifecycle/proxy-protocol.test.ts',
     'test/lifecycle/readiness.test.ts',
+    'test/lifecycle/reuseport-netns.test.ts',
     'test/lifecycle/syslog.test.ts',
     'test/lifecycle/systemd.test.ts',
     'test/lifecycle/upgrade.test.ts',
