@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readOptions } from './options.ts';
 import { cpuSeconds, freePort, memory, startPinned, stop, type Pinned } from './processes.ts';
 import { median, textTable, type Column, type Table } from './report.ts';
-import { onNodePlane, tunnelServer, type TunnelBuild } from './subjects.ts';
+import { NODE_TLS_TUNNEL, onNodePlane, tunnelServer, type TunnelBuild } from './subjects.ts';
 
 export interface FootprintRequest {
   readonly port: number;
@@ -81,17 +81,6 @@ export const BARE_NODE = "require('node:fs').writeSync(2, 'READY\\n'); setInterv
 export function bareNode(): FootprintSubject {
   return { id: 'bare-node', label: 'bare Node.js', idle: { command: () => [NODE, '-e', BARE_NODE], listens: false } };
 }
-
-/**
- * The smallest Node.js mTLS tunnel (node:tls in, node:net out): the floor for a Node.js program that
- * does this job, memory and start-up alike.
- */
-const NODE_TLS_TUNNEL = `
-const { readFileSync } = require('node:fs'); const tls = require('node:tls'); const net = require('node:net');
-const [port, dir, target] = process.argv.slice(1); const file = (n) => readFileSync(dir + '/' + n);
-tls.createServer({ cert: file('server.crt'), key: file('server.key'), ca: file('ca.crt'), requestCert: true, rejectUnauthorized: true }, (s) => {
-  const b = net.connect(Number(target), '127.0.0.1'); s.pipe(b).pipe(s); s.on('error', () => b.destroy()); b.on('error', () => s.destroy());
-}).listen(Number(port), '127.0.0.1');`;
 
 export function nodeTlsTunnel(): FootprintSubject {
   const command = (req: FootprintRequest): string[] => [NODE, '-e', NODE_TLS_TUNNEL, String(req.port), req.certDir, String(req.targetPort)];

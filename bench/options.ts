@@ -37,9 +37,10 @@ export const HELP = `npm run bench — environment variables:
   BENCH_RELOAD_SECONDS=S   seconds of handshakes under the SIGHUP loop (default 4)
   BENCH_BULK=SIZE          bulk upload size, loadgen syntax 1G, 256M … (default 1G)
   BENCH_IDLE_CONNS=N       idle connections held for the memory figure (default 2000)
-  BENCH_ONLY=a,b           subjects: tunnel, tunnel-node, haproxy, stunnel, tunnel-client,
+  BENCH_ONLY=a,b           subjects: tunnel, tunnel-node, node-tls, haproxy, stunnel, tunnel-client,
                            tunnel-client-node, haproxy-client, stunnel-client, alt1 … (direct
-                           always runs; the -node ones are ours on --data-plane node)
+                           always runs; the -node ones are ours on --data-plane node; node-tls is
+                           the smallest Node.js TLS tunnel, the node plane's floor)
   BENCH_TUNNEL=PATH        our tunnel's entry point (default: src/ built by scripts/build.mjs into bench/out/build/dist,
                            i.e. what bin/ghostunnel runs; src/main.ts measures type stripping)
   BENCH_TUNNEL_ARGS="…"    extra flags for our tunnel, e.g. "--quiet conns"

@@ -61,6 +61,31 @@ export function directEcho(loadgen: string): Subject {
   };
 }
 
+/**
+ * The smallest Node.js mTLS tunnel (node:tls in, node:net out): the floor for a Node.js program that
+ * does this job, here for the rates (the node data plane runs on the same TLS stack), in
+ * footprint.ts for memory and start-up.
+ */
+export const NODE_TLS_TUNNEL = `
+const { readFileSync } = require('node:fs'); const tls = require('node:tls'); const net = require('node:net');
+const [port, dir, target] = process.argv.slice(1); const file = (n) => readFileSync(dir + '/' + n);
+tls.createServer({ cert: file('server.crt'), key: file('server.key'), ca: file('ca.crt'), requestCert: true, rejectUnauthorized: true }, (s) => {
+  const b = net.connect(Number(target), '127.0.0.1'); s.pipe(b).pipe(s); s.on('error', () => b.destroy()); b.on('error', () => s.destroy());
+}).listen(Number(port), '127.0.0.1');`;
+
+export function nodeTlsTunnel(): Subject {
+  return {
+    id: 'node-tls',
+    label: 'Node.js TLS tunnel',
+    mode: 'server',
+    backend: 'plain',
+    dial: 'tls',
+    reloadSignal: undefined,
+    env: {},
+    command: (req) => [process.execPath, '-e', NODE_TLS_TUNNEL, String(req.port), req.certDir, target(req).split(':')[1]!],
+  };
+}
+
 export function tunnelServer(build: TunnelBuild, id: string): Subject {
   return {
     id,
@@ -168,7 +193,7 @@ export interface SubjectChoice {
  */
 export function allSubjects(loadgen: string, main: TunnelBuild, alternatives: readonly TunnelBuild[]): SubjectChoice {
   const skipped: string[] = [];
-  const subjects: Subject[] = [directEcho(loadgen), tunnelServer(main, 'tunnel'), tunnelServer(onNodePlane(main), 'tunnel-node')];
+  const subjects: Subject[] = [directEcho(loadgen), tunnelServer(main, 'tunnel'), tunnelServer(onNodePlane(main), 'tunnel-node'), nodeTlsTunnel()];
   alternatives.forEach((b, i) => subjects.push(tunnelServer(b, `alt${i + 1}`)));
   const haproxy = installed('haproxy');
   const stunnel = installed('stunnel4');
