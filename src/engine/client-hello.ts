@@ -1,120 +1,119 @@
-// The first TLS record of a connection, read by the node data plane before any TLS state exists
-// (src/engine/node-connection.ts): what it needs to pick the connection's context.
+// A TLS ClientHello read from the first bytes a client sent, before any TLS state exists: the node
+// data plane picks a connection's context from it (src/engine/node-connection.ts), and the
+// TLS-ALPN-01 port its certificate (src/credentials/acme/validation-port.ts). Both need SNI and
+// ALPN at once, which OpenSSL's callbacks do not give (SNI comes before ALPN in TLS 1.2, after it
+// in 1.3, and no ALPN extension means no ALPN callback). RFC 8446 §4.1.2, RFC 6066 §3, RFC 7301 §3.1.
 
-/** What a TLS ClientHello asks for, as far as choosing a context needs: SNI, ALPN, and whether it can resume. */
-export interface ClientHelloSummary {
+/** What a certificate is chosen by. */
+export interface HelloNames {
+  /** The SNI host name; undefined when none was sent. */
   readonly serverName: string | undefined;
+  /** The ALPN protocols offered, in order; empty when the extension is absent. */
   readonly alpn: readonly string[];
-  /** It offers psk_key_exchange_modes (TLS 1.3) or session_ticket (TLS 1.2): a ticket is of use to it. */
+}
+
+/** What the node plane picks a context by: the names, and whether a session ticket is of use. */
+export interface ClientHelloSummary extends HelloNames {
+  /** It offers psk_key_exchange_modes (TLS 1.3) or session_ticket (TLS 1.2). */
   readonly resumable: boolean;
 }
 
-const RECORD_HEADER = 5;
-const HANDSHAKE = 0x16;
-const CLIENT_HELLO = 0x01;
-const EXT_SERVER_NAME = 0x0000;
-const EXT_ALPN = 0x0010;
-const EXT_SESSION_TICKET = 0x0023;
-const EXT_PSK_KEX_MODES = 0x002d;
+/** Undefined: more bytes are needed. 'malformed': not a TLS ClientHello, or one too large to be read. */
+export type HelloReading<T> = T | 'malformed' | undefined;
 
-/**
- * How many bytes the first TLS record needs in total, from the bytes seen so far: undefined while
- * fewer than 5 arrived, 0 when this is not a TLS handshake record at all.
- */
-export function firstRecordLength(head: Buffer): number | undefined {
-  if (head.length === 0) return undefined;
-  if (head[0] !== HANDSHAKE) return 0;
-  if (head.length < RECORD_HEADER) return undefined;
-  return RECORD_HEADER + head.readUInt16BE(3);
-}
+/** A hello fits in one record; a hybrid key share makes it 1.3 KiB. Four records is plenty. */
+const MAX_HELLO = 4 * (5 + 16384);
+const HANDSHAKE = 22;
+const CLIENT_HELLO = 1;
+const EXT_SERVER_NAME = 0;
+const EXT_ALPN = 16;
+const EXT_SESSION_TICKET = 35;
+const EXT_PSK_KEX_MODES = 45;
 
-/** A bounds-checked reader over one buffer; any overrun throws, which the caller takes as "not a ClientHello". */
-class Reader {
-  #buf: Buffer;
-  #at: number;
-  constructor(buf: Buffer, at = 0) {
-    this.#buf = buf;
-    this.#at = at;
-  }
-  get done(): boolean {
-    return this.#at >= this.#buf.length;
-  }
-  u8(): number {
-    return this.#buf.readUInt8(this.#at++);
-  }
-  u16(): number {
-    const v = this.#buf.readUInt16BE(this.#at);
-    this.#at += 2;
-    return v;
-  }
-  u24(): number {
-    return (this.u8() << 16) | this.u16();
-  }
-  bytes(n: number): Buffer {
-    if (this.#at + n > this.#buf.length) throw new RangeError('truncated');
-    const out = this.#buf.subarray(this.#at, this.#at + n);
-    this.#at += n;
-    return out;
-  }
-  /** Everything not read yet. */
-  rest(): Buffer {
-    return this.bytes(this.#buf.length - this.#at);
-  }
-  /** A sub-reader over a vector with a 1-, 2- or 3-byte length prefix. */
-  vector(prefix: 1 | 2 | 3): Reader {
-    const n = prefix === 1 ? this.u8() : prefix === 2 ? this.u16() : this.u24();
-    return new Reader(this.bytes(n));
-  }
-}
-
-function serverName(ext: Reader): string | undefined {
-  const list = ext.vector(2);
-  while (!list.done) {
-    const type = list.u8();
-    const name = list.vector(2).rest();
-    if (type === 0) return name.toString('latin1');
-  }
-  return undefined;
-}
-
-function alpnList(ext: Reader): string[] {
-  const list = ext.vector(2);
-  const out: string[] = [];
-  while (!list.done) out.push(list.vector(1).rest().toString('latin1'));
-  return out;
-}
-
-/**
- * Reads SNI and ALPN from the first TLS record (RFC 8446 §4.1.2, RFC 6066 §3, RFC 7301 §3.1).
- * Undefined when the record is not a ClientHello or does not hold it whole (a ClientHello split
- * over several records, which no ACME validator sends).
- */
-export function parseClientHello(record: Buffer): ClientHelloSummary | undefined {
-  try {
-    const r = new Reader(record);
-    if (r.u8() !== HANDSHAKE) return undefined;
-    r.u16();
-    const fragment = r.vector(2);
-    if (fragment.u8() !== CLIENT_HELLO) return undefined;
-    const hello = fragment.vector(3);
-    hello.bytes(2 + 32);
-    hello.vector(1);
-    hello.vector(2);
-    hello.vector(1);
-    if (hello.done) return { serverName: undefined, alpn: [], resumable: false };
-    const extensions = hello.vector(2);
-    let name: string | undefined;
-    let alpn: string[] = [];
-    let resumable = false;
-    while (!extensions.done) {
-      const type = extensions.u16();
-      const body = extensions.vector(2);
-      if (type === EXT_SERVER_NAME) name = serverName(body);
-      else if (type === EXT_ALPN) alpn = alpnList(body);
-      else if (type === EXT_SESSION_TICKET || type === EXT_PSK_KEX_MODES) resumable = true;
+/** The ClientHello's handshake message from the first records of `bytes`, once it is complete. */
+function helloMessage(bytes: Buffer): HelloReading<Buffer> {
+  const fragments: Buffer[] = [];
+  let have = 0;
+  for (let at = 0; ; ) {
+    // A record that is not a TLS handshake is refused at its first bytes, without waiting for more.
+    if ((bytes.length > at && bytes[at] !== HANDSHAKE) || (bytes.length > at + 1 && bytes[at + 1] !== 3)) return 'malformed';
+    if (at + 5 > bytes.length) return bytes.length > MAX_HELLO ? 'malformed' : undefined;
+    const length = bytes.readUInt16BE(at + 3);
+    if (at + 5 + length > bytes.length) return bytes.length > MAX_HELLO ? 'malformed' : undefined;
+    fragments.push(bytes.subarray(at + 5, at + 5 + length));
+    have += length;
+    at += 5 + length;
+    if (have >= 4) {
+      const message = Buffer.concat(fragments);
+      if (message[0] !== CLIENT_HELLO) return 'malformed';
+      const size = 4 + message.readUIntBE(1, 3);
+      if (size > MAX_HELLO) return 'malformed';
+      if (message.length >= size) return message.subarray(0, size);
     }
-    return { serverName: name, alpn, resumable };
-  } catch {
-    return undefined;
   }
+}
+
+/** The hello's extensions by type, from its complete handshake message. */
+function extensions(message: Buffer): Map<number, Buffer> | 'malformed' {
+  const found = new Map<number, Buffer>();
+  try {
+    let at = 4 + 2 + 32; // header, legacy_version, random
+    at += 1 + message[at]!; // legacy_session_id
+    at += 2 + message.readUInt16BE(at); // cipher_suites
+    at += 1 + message[at]!; // legacy_compression_methods
+    if (at === message.length) return found;
+    const end = at + 2 + message.readUInt16BE(at);
+    if (end > message.length) return 'malformed';
+    for (at += 2; at + 4 <= end; ) {
+      const type = message.readUInt16BE(at);
+      const data = message.subarray(at + 4, at + 4 + message.readUInt16BE(at + 2));
+      at += 4 + data.length;
+      found.set(type, data);
+    }
+    return found;
+  } catch {
+    // A length that runs past the message (RangeError from the reads).
+    return 'malformed';
+  }
+}
+
+/** SNI: a list of (type, name); the host_name entry. */
+function serverName(data: Buffer | undefined): string | undefined {
+  if (data === undefined || data.length < 5 || data[2] !== 0) return undefined;
+  const n = data.readUInt16BE(3);
+  return 5 + n <= data.length ? data.subarray(5, 5 + n).toString('latin1') : undefined;
+}
+
+/** ALPN: a 2-byte list length, then length-prefixed names. */
+function alpnList(data: Buffer | undefined): string[] {
+  const names: string[] = [];
+  if (data === undefined) return names;
+  const end = Math.min(data.length, 2 + (data.length >= 2 ? data.readUInt16BE(0) : 0));
+  for (let at = 2; at < end; ) {
+    const n = data[at]!;
+    names.push(data.subarray(at + 1, at + 1 + n).toString('latin1'));
+    at += 1 + n;
+  }
+  return names;
+}
+
+function read(bytes: Buffer): HelloReading<Map<number, Buffer>> {
+  const message = helloMessage(bytes);
+  return message === undefined || message === 'malformed' ? message : extensions(message);
+}
+
+function names(found: Map<number, Buffer>): HelloNames {
+  return { serverName: serverName(found.get(EXT_SERVER_NAME)), alpn: alpnList(found.get(EXT_ALPN)) };
+}
+
+/** SNI and ALPN from the first bytes a client sent. */
+export function readClientHello(bytes: Buffer): HelloReading<HelloNames> {
+  const found = read(bytes);
+  return typeof found === 'object' ? names(found) : found;
+}
+
+/** The same, and whether the client can resume a session. */
+export function readClientHelloSummary(bytes: Buffer): HelloReading<ClientHelloSummary> {
+  const found = read(bytes);
+  return typeof found === 'object' ? { ...names(found), resumable: found.has(EXT_SESSION_TICKET) || found.has(EXT_PSK_KEX_MODES) } : found;
 }

@@ -10,7 +10,7 @@ import { getSystemErrorMessage } from 'node:util';
 import type { X509Certificate } from 'node:crypto';
 import { SOCKET_OPTIONS } from '../net/listener.ts';
 import { withoutFin } from '../net/no-fin-stream.ts';
-import { firstRecordLength, parseClientHello } from './client-hello.ts';
+import { readClientHelloSummary } from './client-hello.ts';
 import { ACME_TLS_ALPN, ADMIT, End, type ConnectionHandler, type EndKind, type Verdict } from './engine.ts';
 import type { NodeContext } from './node-context.ts';
 import { chainVerdict, clientTls, serverTls } from './node-tls.ts';
@@ -45,9 +45,6 @@ const UNRECOGNIZED_NAME = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70]
 const IN_FLIGHT = 64 * 1024;
 
 const EMPTY: Buffer = Buffer.alloc(0);
-
-/** The longest first record read to look for a TLS-ALPN-01 validation (a ClientHello fits in one). */
-const MAX_HELLO = 16_384 + 5;
 
 interface NodeError extends Error {
   code?: string;
@@ -138,7 +135,7 @@ export class NodeConnection {
   }
 
   /**
-   * Server mode: the first record is read before any TLS state exists, to pick the context as the
+   * Server mode: the ClientHello is read before any TLS state exists, to pick the context as the
    * engine does in its ClientHello callback. A client that cannot resume gets the context without
    * session tickets; a ClientHello whose ALPN list is exactly ["acme-tls/1"] is a TLS-ALPN-01
    * validation and gets the challenge context (OpenSSL picks a context from SNI before it looks
@@ -150,14 +147,14 @@ export class NodeConnection {
     const onEnd = (): void => this.#finish(End.eof, 'accepted');
     const onData = (chunk: Buffer): void => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-      const needed = firstRecordLength(head);
-      if (needed === undefined || (head.length < needed && head.length < MAX_HELLO)) return;
+      const hello = readClientHelloSummary(head);
+      if (hello === undefined) return;
       raw.off('data', onData);
       raw.off('end', onEnd);
       raw.pause();
       raw.unshift(head);
-      const hello = parseClientHello(head);
-      if (hello === undefined) return this.#serverHandshake(context, context.secureContext);
+      // Not a ClientHello: OpenSSL's handshake refuses it in its own words.
+      if (hello === 'malformed') return this.#serverHandshake(context, context.secureContext);
       if (hello.alpn.length !== 1 || hello.alpn[0] !== ACME_TLS_ALPN) return this.#serverHandshake(context, hello.resumable ? context.secureContext : (context.withoutTickets ?? context.secureContext));
       const challenge = this.#home.handler.challenge?.(this.id, hello.serverName ?? '') as NodeContext | null | undefined;
       if (this.closed) return;

@@ -1,9 +1,9 @@
-// The ClientHello reader of the TLS-ALPN-01 port (src/credentials/acme/client-hello.ts): real
+// The ClientHello reader of the TLS-ALPN-01 port and the node plane (src/engine/client-hello.ts): real
 // hellos read whole, cut short or split over records; anything else never throws.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { readClientHello } from '../../src/credentials/acme/client-hello.ts';
+import { readClientHello } from '../../src/engine/client-hello.ts';
 import { clientHelloOf } from '../helpers/hostile-clients.ts';
 
 /** The same handshake message in records of at most `size` bytes each. */

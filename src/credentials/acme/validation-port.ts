@@ -5,7 +5,7 @@ import type { Address } from '../../net/address.ts';
 import type { Log } from '../../log/logger.ts';
 import { listen } from '../../net/listen.ts';
 import { socketAcceptor, type Listener } from '../../net/listener.ts';
-import { readClientHello, type HelloNames } from './client-hello.ts';
+import { readClientHello, type HelloNames } from '../../engine/client-hello.ts';
 import { ACME_TLS_ALPN } from '../../engine/engine.ts';
 import type { TlsAlpnChallenges } from './tls-alpn-challenges.ts';
 
