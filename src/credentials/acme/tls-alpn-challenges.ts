@@ -27,8 +27,9 @@ export class TlsAlpnChallenges {
 
   add(name: string, certPem: string, keyPem: string): void {
     const plane = challengeContext(certPem, keyPem, ACME_TLS_ALPN, this.#plane);
-    // node:tls loaded with the first challenge, not by every daemon that imports this module.
-    const node = process.getBuiltinModule('node:tls').createSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' });
+    // On the node plane the plane's context is Node's already. Elsewhere node:tls is loaded with
+    // the first challenge, not by every daemon that imports this module.
+    const node = 'secureContext' in plane ? plane.secureContext : process.getBuiltinModule('node:tls').createSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' });
     this.#contexts.set(name.toLowerCase(), { plane, node });
   }
 
