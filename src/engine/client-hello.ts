@@ -44,7 +44,8 @@ function helloMessage(bytes: Buffer): HelloReading<Buffer> {
     have += length;
     at += 5 + length;
     if (have >= 4) {
-      const message = Buffer.concat(fragments);
+      // Nearly every hello is one record: read it in place, with no copy.
+      const message = fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments);
       if (message[0] !== CLIENT_HELLO) return 'malformed';
       const size = 4 + message.readUIntBE(1, 3);
       if (size > MAX_HELLO) return 'malformed';
